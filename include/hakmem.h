@@ -1,0 +1,47 @@
+/*
+ * hakmem: a general-purpose malloc replacement for Linux.
+ *
+ * Linking libhakmem (or LD_PRELOAD=libhakmem.so) replaces the whole malloc
+ * family.  The hak_* functions below are the same allocator under names that
+ * never clash with the C library, for programs that want to call it
+ * explicitly while keeping another malloc.
+ */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HAKMEM_VERSION_MAJOR 0
+#define HAKMEM_VERSION_MINOR 1
+#define HAKMEM_VERSION_PATCH 0
+#define HAKMEM_VERSION "0.1.0"
+
+void *hak_malloc(size_t size);
+void hak_free(void *ptr);
+void *hak_calloc(size_t count, size_t size);
+void *hak_realloc(void *ptr, size_t size);
+void *hak_reallocarray(void *ptr, size_t count, size_t size);
+int hak_posix_memalign(void **out, size_t alignment, size_t size);
+void *hak_aligned_alloc(size_t alignment, size_t size);
+void *hak_memalign(size_t alignment, size_t size);
+void *hak_valloc(size_t size);
+void *hak_pvalloc(size_t size);
+size_t hak_malloc_usable_size(void *ptr);
+
+/* 1 if ptr was handed out by hakmem and is still live, 0 otherwise.
+ * Safe on any pointer: it consults hakmem's address registry only. */
+int hak_owns(const void *ptr);
+
+/* Returns empty memory held in caches to the OS now, without waiting for
+ * HAKMEM_PURGE_DELAY_MS. */
+void hak_purge(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HAKMEM_H */

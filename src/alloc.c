@@ -1,0 +1,271 @@
+/*
+ * The hak_* entry points: route each request by size to a tier, and each
+ * pointer by the registry to its owner.
+ */
+#include "alloc.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hakmem.h"
+#include "init.h"
+#include "large.h"
+#include "mid/shared_pool.h"
+#include "registry.h"
+#include "size_class.h"
+#include "tiny/tiny.h"
+
+// ------------------------------------------------------------ routing
+
+static inline void *alloc_class(unsigned cls)
+{
+    hak_heap *h = hak_tls_heap;
+    if (cls < HAK_TINY_CLASSES)
+        return tiny_alloc(h, cls);
+    return spool_alloc(h, cls);
+}
+
+/* Tiers fail with NULL both when memory is exhausted and when hakmem is
+ * still initialising on this thread; only the first is an error. */
+static __attribute__((noinline)) void *alloc_failed(size_t size, size_t align)
+{
+    if (hak_bootstrapping()) {
+        void *p = hak_bootstrap_alloc(size, align);
+        if (p != NULL)
+            return p;
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+static __attribute__((noinline)) void *alloc_large(size_t size, size_t align, bool zero)
+{
+    if (!hak_init())
+        return alloc_failed(size, align);
+    void *p = large_alloc(size, align, zero);
+    return p != NULL ? p : alloc_failed(size, align);
+}
+
+static inline void *alloc_aligned(size_t align, size_t size)
+{
+    if (align <= 16)
+        return hak_malloc(size);
+    if (size <= HAK_POOL_MAX && align <= HAK_POOL_MAX) {
+        void *p = alloc_class(hak_aligned_class(size, align));
+        return p != NULL ? p : alloc_failed(size, align);
+    }
+    return alloc_large(size, align, false);
+}
+
+static bool valid_alignment(size_t align) { return align != 0 && (align & (align - 1)) == 0; }
+
+// ------------------------------------------------------------ malloc / free
+
+HAK_API void *hak_malloc(size_t size)
+{
+    if (__builtin_expect(size <= HAK_POOL_MAX, 1)) {
+        void *p = alloc_class(hak_size_to_class(size));
+        if (__builtin_expect(p != NULL, 1))
+            return p;
+        return alloc_failed(size, 16);
+    }
+    return alloc_large(size, 16, false);
+}
+
+static __attribute__((noinline)) void free_other(hak_reg_entry e, void *p)
+{
+    if (hak_reg_kind(e) == HAK_KIND_LARGE) {
+        large_header *h = large_header_of(hak_reg_meta(e), p);
+        if (h != NULL) {
+            large_free(h);
+            return;
+        }
+    }
+    if (p == NULL || hak_bootstrap_owns(p))
+        return;
+    hak_foreign_free(p);
+}
+
+HAK_API void hak_free(void *p)
+{
+    hak_reg_entry e = hak_reg_lookup(p);
+    if (__builtin_expect(hak_reg_kind(e) == HAK_KIND_TINY, 1)) {
+        tiny_free(hak_reg_meta(e), p);
+        return;
+    }
+    if (hak_reg_kind(e) == HAK_KIND_SPOOL) {
+        spool_free(hak_reg_meta(e), p);
+        return;
+    }
+    free_other(e, p);
+}
+
+HAK_API size_t hak_malloc_usable_size(void *p)
+{
+    hak_reg_entry e = hak_reg_lookup(p);
+    switch (hak_reg_kind(e)) {
+    case HAK_KIND_TINY:
+        return ((tiny_slab *)hak_reg_meta(e))->block_size;
+    case HAK_KIND_SPOOL:
+        return ((spool_slab *)hak_reg_meta(e))->block_size;
+    case HAK_KIND_LARGE: {
+        large_header *h = large_header_of(hak_reg_meta(e), p);
+        if (h != NULL)
+            return h->usable;
+        break;
+    }
+    }
+    if (p == NULL)
+        return 0;
+    if (hak_bootstrap_owns(p))
+        return hak_bootstrap_usable(p);
+    return hak_foreign_usable_size(p);
+}
+
+HAK_API int hak_owns(const void *p)
+{
+    hak_reg_entry e = hak_reg_lookup(p);
+    if (hak_reg_kind(e) == HAK_KIND_LARGE)
+        return large_header_of(hak_reg_meta(e), p) != NULL;
+    return hak_reg_kind(e) != HAK_KIND_NONE;
+}
+
+// ------------------------------------------------------------ calloc / realloc
+
+HAK_API void *hak_calloc(size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (total > HAK_POOL_MAX)
+        return alloc_large(total, 16, true); /* fresh mappings are already zero */
+    void *p = hak_malloc(total);
+    if (p != NULL)
+        memset(p, 0, total);
+    return p;
+}
+
+/* A block in a different place: copy what fits, free the old one. */
+static void *realloc_move(void *p, size_t old_size, size_t size)
+{
+    void *q = hak_malloc(size);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, old_size < size ? old_size : size);
+    hak_free(p);
+    return q;
+}
+
+/* Staying in place is right when the block is big enough and a smaller
+ * class would not save at least half of it. */
+static bool fits_in_place(size_t usable, size_t size)
+{
+    return size <= usable && (size > usable / 2 || usable <= 64);
+}
+
+static void *realloc_large(large_header *h, void *p, size_t size)
+{
+    if (size > HAK_POOL_MAX || size > h->usable / 2) {
+        void *q = large_realloc(h, size);
+        if (q == NULL)
+            errno = ENOMEM;
+        return q;
+    }
+    return realloc_move(p, h->usable, size);
+}
+
+HAK_API void *hak_realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return hak_malloc(size);
+    if (size == 0) { /* as glibc: free, and return NULL */
+        hak_free(p);
+        return NULL;
+    }
+    hak_reg_entry e = hak_reg_lookup(p);
+    if (hak_reg_kind(e) == HAK_KIND_LARGE) {
+        large_header *h = large_header_of(hak_reg_meta(e), p);
+        if (h != NULL)
+            return realloc_large(h, p, size);
+    }
+    size_t usable = hak_malloc_usable_size(p);
+    if (hak_reg_kind(e) != HAK_KIND_NONE && fits_in_place(usable, size))
+        return p;
+    if (hak_reg_kind(e) != HAK_KIND_NONE || hak_bootstrap_owns(p))
+        return realloc_move(p, usable, size);
+    /* Foreign: move it into hakmem and let the next allocator free it. */
+    void *q = hak_malloc(size);
+    if (q != NULL) {
+        memcpy(q, p, usable < size ? usable : size);
+        hak_foreign_free(p);
+    }
+    return q;
+}
+
+HAK_API void *hak_reallocarray(void *p, size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_realloc(p, total);
+}
+
+// ------------------------------------------------------------ aligned
+
+HAK_API int hak_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!valid_alignment(align) || align % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno; /* posix_memalign reports through its result only */
+    void *p = alloc_aligned(align, size);
+    errno = saved;
+    if (p == NULL)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+HAK_API void *hak_aligned_alloc(size_t align, size_t size)
+{
+    if (!valid_alignment(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return alloc_aligned(align, size);
+}
+
+HAK_API void *hak_memalign(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
+
+HAK_API void *hak_valloc(size_t size) { return alloc_aligned(HAK_PAGE_SIZE, size); }
+
+HAK_API void *hak_pvalloc(size_t size)
+{
+    size_t rounded;
+    if (__builtin_add_overflow(size, HAK_PAGE_SIZE - 1, &rounded)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    rounded &= ~(HAK_PAGE_SIZE - 1);
+    return alloc_aligned(HAK_PAGE_SIZE, rounded == 0 ? HAK_PAGE_SIZE : rounded);
+}
+
+// ------------------------------------------------------------ maintenance
+
+HAK_API void hak_purge(void)
+{
+    if (!hak_init())
+        return;
+    hak_heap *h = hak_tls_heap;
+    if (h != &hak_empty_heap) {
+        spool_cache_flush(h); /* cached blocks would keep their slabs alive */
+        spool_cache_init(h);
+        tiny_heap_purge(h, true);
+    }
+    large_purge(true);
+    hak_os_purge(true);
+}

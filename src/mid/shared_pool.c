@@ -1,0 +1,218 @@
+#include "shared_pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "../meta.h"
+#include "../os.h"
+#include "../registry.h"
+
+#define SPOOL_CLASSES (HAK_CLASS_COUNT - HAK_MID_FIRST)
+#define MID_CACHE_BYTES ((size_t)64 << 10)
+#define POOL_CACHE_BYTES ((size_t)256 << 10)
+#define CACHE_MAX_BLOCKS 32u
+
+typedef struct spool_class {
+    pthread_mutex_t lock;
+    spool_slab *partial; /* slabs with free or never-used blocks */
+} __attribute__((aligned(64))) spool_class;
+
+static spool_class classes[SPOOL_CLASSES] = {
+    [0 ... SPOOL_CLASSES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER},
+};
+
+// ------------------------------------------------------------ slabs (class lock held)
+
+static void slab_list(spool_class *k, spool_slab *s)
+{
+    s->listed = true;
+    s->prev = NULL;
+    s->next = k->partial;
+    if (k->partial != NULL)
+        k->partial->prev = s;
+    k->partial = s;
+}
+
+static void slab_unlist(spool_class *k, spool_slab *s)
+{
+    s->listed = false;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        k->partial = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+}
+
+static spool_slab *slab_new(spool_class *k, unsigned cls)
+{
+    bool zeroed;
+    char *chunk = hak_span_alloc(HAK_SPAN_CHUNK, &zeroed);
+    if (chunk == NULL)
+        return NULL;
+    spool_slab *s = hak_meta_alloc(sizeof(spool_slab));
+    if (s == NULL || hak_reg_set(chunk, HAK_CHUNK_SIZE, s, HAK_KIND_SPOOL) != 0) {
+        if (s != NULL)
+            hak_meta_free(s, sizeof(spool_slab));
+        hak_span_free(HAK_SPAN_CHUNK, chunk);
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->start = chunk;
+    s->block_size = hak_class_size[cls];
+    s->capacity = (uint32_t)(HAK_CHUNK_SIZE / s->block_size);
+    s->class_idx = (uint16_t)cls;
+    slab_list(k, s);
+    return s;
+}
+
+static void slab_delete(spool_class *k, spool_slab *s)
+{
+    if (s->listed)
+        slab_unlist(k, s);
+    hak_reg_clear(s->start, HAK_CHUNK_SIZE);
+    hak_span_free(HAK_SPAN_CHUNK, s->start);
+    hak_meta_free(s, sizeof(spool_slab));
+}
+
+/* One block from the class's slabs, carving never-used memory last so that
+ * pages are first touched only when the freed blocks run out. */
+static void *slab_take(spool_class *k, unsigned cls)
+{
+    spool_slab *s = k->partial;
+    if (s == NULL && (s = slab_new(k, cls)) == NULL)
+        return NULL;
+    void *b = s->free;
+    if (b != NULL)
+        s->free = *(void **)b;
+    else
+        b = s->start + (size_t)s->carved++ * s->block_size;
+    s->used++;
+    if (s->free == NULL && s->carved == s->capacity)
+        slab_unlist(k, s);
+    return b;
+}
+
+static void slab_give(spool_class *k, spool_slab *s, void *b)
+{
+    *(void **)b = s->free;
+    s->free = b;
+    if (!s->listed)
+        slab_list(k, s);
+    if (--s->used == 0)
+        slab_delete(k, s); /* the OS layer keeps the chunk warm for the purge delay */
+}
+
+// ------------------------------------------------------------ thread caches
+
+static uint32_t cache_limit(unsigned cls)
+{
+    size_t budget = hak_class_tier[cls] == HAK_TIER_MID ? MID_CACHE_BYTES : POOL_CACHE_BYTES;
+    size_t n = budget / hak_class_size[cls];
+    return n == 0 ? 1 : n > CACHE_MAX_BLOCKS ? CACHE_MAX_BLOCKS : (uint32_t)n;
+}
+
+void spool_cache_init(hak_heap *h)
+{
+    for (unsigned c = HAK_MID_FIRST; c < HAK_CLASS_COUNT; c++)
+        h->spool[c - HAK_MID_FIRST].limit = cache_limit(c);
+}
+
+void *spool_alloc_slow(hak_heap *h, unsigned cls)
+{
+    if (h == &hak_empty_heap) {
+        h = hak_heap_acquire();
+        if (h == NULL)
+            return NULL;
+    }
+    spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
+    spool_class *k = &classes[cls - HAK_MID_FIRST];
+    uint32_t batch = c->limit / 2 + 1; /* one for the caller, the rest cached */
+    pthread_mutex_lock(&k->lock);
+    void *first = slab_take(k, cls);
+    for (uint32_t i = 1; first != NULL && i < batch; i++) {
+        void *b = slab_take(k, cls);
+        if (b == NULL)
+            break;
+        *(void **)b = c->head;
+        c->head = b;
+        c->count++;
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (first == NULL)
+        errno = ENOMEM;
+    return first;
+}
+
+/* Returns blocks [from the list `b`, n long] to their slabs in one lock hold. */
+static void give_list(unsigned cls, void *b, uint32_t n)
+{
+    spool_class *k = &classes[cls - HAK_MID_FIRST];
+    pthread_mutex_lock(&k->lock);
+    while (n-- > 0) {
+        void *next = *(void **)b;
+        slab_give(k, hak_reg_meta(hak_reg_lookup(b)), b);
+        b = next;
+    }
+    pthread_mutex_unlock(&k->lock);
+}
+
+void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
+{
+    spool_cache *c = &h->spool[s->class_idx - HAK_MID_FIRST];
+    if (c->limit == 0) { /* no heap (the thread is exiting, or never allocated) */
+        spool_class *k = &classes[s->class_idx - HAK_MID_FIRST];
+        pthread_mutex_lock(&k->lock);
+        slab_give(k, s, p);
+        pthread_mutex_unlock(&k->lock);
+        return;
+    }
+    /* Full: keep half, the most recently freed, and return the rest. */
+    uint32_t keep = c->limit / 2;
+    void *tail = c->head;
+    for (uint32_t i = 1; i < keep; i++)
+        tail = *(void **)tail;
+    void *rest = keep == 0 ? c->head : *(void **)tail;
+    uint32_t n = c->count - keep;
+    if (keep == 0)
+        c->head = NULL;
+    else
+        *(void **)tail = NULL;
+    c->count = keep;
+    give_list(s->class_idx, rest, n);
+    *(void **)p = c->head;
+    c->head = p;
+    c->count++;
+}
+
+void spool_cache_flush(hak_heap *h)
+{
+    for (unsigned c = HAK_MID_FIRST; c < HAK_CLASS_COUNT; c++) {
+        spool_cache *sc = &h->spool[c - HAK_MID_FIRST];
+        if (sc->count > 0)
+            give_list(c, sc->head, sc->count);
+        sc->head = NULL;
+        sc->count = 0;
+        sc->limit = 0;
+    }
+}
+
+// ------------------------------------------------------------ fork
+
+void spool_lock_all(void)
+{
+    for (unsigned i = 0; i < SPOOL_CLASSES; i++)
+        pthread_mutex_lock(&classes[i].lock);
+}
+
+void spool_unlock_all(void)
+{
+    for (unsigned i = SPOOL_CLASSES; i-- > 0;)
+        pthread_mutex_unlock(&classes[i].lock);
+}
+
+void spool_reset_after_fork(void)
+{
+    for (unsigned i = 0; i < SPOOL_CLASSES; i++)
+        pthread_mutex_init(&classes[i].lock, NULL);
+}

@@ -1,0 +1,65 @@
+/*
+ * The shared pool: mid (1 KiB .. 32 KiB) and pool (32 KiB .. 1 MiB) blocks.
+ *
+ * Each class has slabs of one 2 MiB chunk, shared by all threads under the
+ * class's mutex.  Each thread keeps a short list of free blocks per class in
+ * front (spool_cache in its heap), so most mallocs and frees touch neither
+ * the lock nor the slab.  The cache is bounded in bytes, so a thread never
+ * hoards more than a few hundred KiB.
+ */
+#ifndef HAK_SHARED_POOL_H
+#define HAK_SHARED_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../thread.h"
+
+typedef struct spool_slab {
+    void *free;
+    char *start;
+    uint32_t used;
+    uint32_t capacity;
+    uint32_t carved;
+    uint32_t block_size;
+    uint16_t class_idx;
+    bool listed; /* on its class's list of slabs with room */
+    struct spool_slab *next, *prev;
+} spool_slab;
+
+void *spool_alloc_slow(hak_heap *h, unsigned cls);
+void spool_free_slow(hak_heap *h, spool_slab *s, void *p);
+void spool_cache_init(hak_heap *h);
+/* Every block the thread caches goes back to its slab. */
+void spool_cache_flush(hak_heap *h);
+
+void spool_lock_all(void);
+void spool_unlock_all(void);
+void spool_reset_after_fork(void);
+
+static inline void *spool_alloc(hak_heap *h, unsigned cls)
+{
+    spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
+    void *b = c->head;
+    if (__builtin_expect(b != NULL, 1)) {
+        c->head = *(void **)b;
+        c->count--;
+        return b;
+    }
+    return spool_alloc_slow(h, cls);
+}
+
+static inline void spool_free(spool_slab *s, void *p)
+{
+    hak_heap *h = hak_tls_heap;
+    spool_cache *c = &h->spool[s->class_idx - HAK_MID_FIRST];
+    if (__builtin_expect(c->count < c->limit, 1)) {
+        *(void **)p = c->head;
+        c->head = p;
+        c->count++;
+        return;
+    }
+    spool_free_slow(h, s, p);
+}
+
+#endif /* HAK_SHARED_POOL_H */

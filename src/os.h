@@ -1,0 +1,59 @@
+/*
+ * The OS layer: every mapping hakmem makes goes through here.
+ *
+ * Tiers take memory in spans: 2 MiB chunks (SuperSlabs, mid and pool slabs)
+ * or 64 KiB units (tiny slabs when SuperSlabs are off), both aligned to their
+ * size and carved from large reservations, so a span never costs an mmap plus
+ * two munmaps (half the earlier hakmem's run time went there: seed 004).
+ * A freed span waits in a cache; after HAKMEM_PURGE_DELAY_MS its pages go
+ * back to the OS with madvise(MADV_DONTNEED), in batches, from slow paths
+ * only: a page faulted in again costs 11-14 us on our machines.
+ */
+#ifndef HAK_OS_H
+#define HAK_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAK_CHUNK_SHIFT 21
+#define HAK_CHUNK_SIZE ((size_t)1 << HAK_CHUNK_SHIFT)
+#define HAK_PAGE_SIZE ((size_t)4096)
+
+enum hak_span_kind { HAK_SPAN_UNIT, HAK_SPAN_CHUNK, HAK_SPAN_KINDS };
+
+void hak_os_init(void);
+
+/* A span of the given kind, aligned to its size, or NULL (errno = ENOMEM).
+ * *zeroed tells whether its contents are known to be zero. */
+void *hak_span_alloc(enum hak_span_kind kind, bool *zeroed);
+/* Returns a span to the cache; its pages are released after the purge delay. */
+void hak_span_free(enum hak_span_kind kind, void *span);
+size_t hak_span_size(enum hak_span_kind kind);
+
+/* Plain page-aligned mappings (large blocks). NULL on failure. */
+void *hak_os_map(size_t size);
+void hak_os_unmap(void *p, size_t size);
+/* Extends a mapping where it is; false if the pages after it are taken. */
+bool hak_os_grow_in_place(void *p, size_t old_size, size_t new_size);
+/* Moves the pages of [src, src + len) to dst (replacing what was mapped
+ * there) without copying them; false on failure, with nothing moved. */
+bool hak_os_move_pages(void *src, size_t len, void *dst);
+/* madvise(MADV_DONTNEED) of the whole pages inside [p, p + size). */
+void hak_os_release_pages(void *p, size_t size);
+
+/* Releases the pages of cached spans that have waited longer than the purge
+ * delay (all of them if force).  Cheap to call often: it returns at once
+ * unless a quarter of the delay has passed since the last scan. */
+void hak_os_purge(bool force);
+
+/* Milliseconds of a monotonic clock, from the vDSO: no system call. */
+uint64_t hak_now_ms(void);
+uint64_t hak_purge_delay_ms(void);
+
+/* fork: the layer's lock, taken before fork and released in both processes. */
+void hak_os_lock(void);
+void hak_os_unlock(void);
+void hak_os_reset_after_fork(void);
+
+#endif /* HAK_OS_H */

@@ -1,0 +1,106 @@
+#include "thread.h"
+
+#include <pthread.h>
+
+#include "init.h"
+#include "meta.h"
+#include "mid/shared_pool.h"
+#include "tiny/tiny.h"
+
+__thread hak_heap *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_empty_heap;
+
+hak_heap hak_empty_heap = {
+    .tiny_cur = {[0 ... HAK_TINY_CLASSES - 1] = &tiny_empty_slab},
+};
+
+static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_heap *heaps;
+/* Its destructor hands a thread's heap back at exit.  Created during
+ * initialisation, so it is one of the first keys and pthread_setspecific
+ * never needs to allocate a second-level key block for it. */
+static pthread_key_t heap_key;
+
+static void heap_list_add(hak_heap *h)
+{
+    pthread_mutex_lock(&heaps_lock);
+    h->prev = NULL;
+    h->next = heaps;
+    if (heaps != NULL)
+        heaps->prev = h;
+    heaps = h;
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+static void heap_list_remove(hak_heap *h)
+{
+    pthread_mutex_lock(&heaps_lock);
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        heaps = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+static void heap_thread_exit(void *arg)
+{
+    hak_heap *h = arg;
+    /* Frees that run after this (later destructors, libc's own clean-up)
+     * see the empty heap and go down the remote or shared paths. */
+    hak_tls_heap = &hak_empty_heap;
+    hak_heap_release(h);
+}
+
+void hak_thread_init(void) { pthread_key_create(&heap_key, heap_thread_exit); }
+
+hak_heap *hak_heap_acquire(void)
+{
+    if (hak_tls_heap != &hak_empty_heap)
+        return hak_tls_heap;
+    if (!hak_init())
+        return NULL;
+    hak_heap *h = hak_meta_alloc(sizeof(hak_heap));
+    if (h == NULL)
+        return NULL;
+    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
+        h->tiny_cur[c] = &tiny_empty_slab;
+    spool_cache_init(h);
+    h->last_purge_ms = hak_now_ms();
+    heap_list_add(h);
+    hak_tls_heap = h;
+    pthread_setspecific(heap_key, h);
+    return h;
+}
+
+static void heap_give_back(hak_heap *h, bool after_fork)
+{
+    spool_cache_flush(h);
+    tiny_heap_abandon(h, after_fork);
+}
+
+void hak_heap_release(hak_heap *h)
+{
+    heap_give_back(h, false);
+    heap_list_remove(h);
+    hak_meta_free(h, sizeof(hak_heap));
+}
+
+void hak_heaps_lock(void) { pthread_mutex_lock(&heaps_lock); }
+void hak_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
+
+void hak_heaps_reclaim_after_fork(void)
+{
+    pthread_mutex_init(&heaps_lock, NULL);
+    hak_heap *self = hak_tls_heap;
+    hak_heap *h = heaps;
+    while (h != NULL) {
+        hak_heap *next = h->next;
+        if (h != self) {
+            heap_give_back(h, true);
+            heap_list_remove(h);
+            hak_meta_free(h, sizeof(hak_heap));
+        }
+        h = next;
+    }
+}

@@ -1,0 +1,63 @@
+/*
+ * Per-thread heaps.
+ *
+ * Every thread that allocates gets a hak_heap: its tiny slabs by class, its
+ * small caches in front of the shared pools, and the SuperSlabs it owns.
+ * The fast paths reach it through one initial-exec TLS pointer (a shared
+ * library's default TLS model would call __tls_get_addr on every access).
+ * Until a thread's first slow path the pointer names hak_empty_heap, whose
+ * lists are all empty, so the fast paths need no "initialised?" test.
+ */
+#ifndef HAK_THREAD_H
+#define HAK_THREAD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "size_class.h"
+
+struct tiny_slab;
+struct tiny_segment;
+
+/* A thread's cache of free blocks of one mid or pool class: a list threaded
+ * through the blocks, at most `limit` long. */
+typedef struct spool_cache {
+    void *head;
+    uint32_t count;
+    uint32_t limit;
+} spool_cache;
+
+typedef struct hak_heap {
+    /* Hot: the slab each tiny class allocates from (never NULL). */
+    struct tiny_slab *tiny_cur[HAK_TINY_CLASSES];
+    spool_cache spool[HAK_CLASS_COUNT - HAK_MID_FIRST];
+
+    /* Owner-only tiny lists: slabs with free blocks, and slabs found full. */
+    struct tiny_slab *tiny_avail[HAK_TINY_CLASSES];
+    struct tiny_slab *tiny_full[HAK_TINY_CLASSES];
+    /* Full slabs that received remote frees, pushed by the freeing threads. */
+    struct tiny_slab *tiny_pending;
+    struct tiny_segment *segments; /* SuperSlabs (or single-slab segments) owned */
+    uint64_t last_purge_ms;
+
+    struct hak_heap *next, *prev; /* all live heaps, for fork */
+} hak_heap;
+
+extern __thread hak_heap *hak_tls_heap __attribute__((tls_model("initial-exec")));
+extern hak_heap hak_empty_heap;
+
+/* The calling thread's real heap, created on first use (initialising hakmem
+ * if needed); NULL if no memory is left for one. */
+hak_heap *hak_heap_acquire(void);
+
+/* Thread exit: the heap's caches and slabs go back to shared structures. */
+void hak_heap_release(hak_heap *h);
+
+void hak_thread_init(void);
+void hak_heaps_lock(void);
+void hak_heaps_unlock(void);
+/* In a fork child: every heap but the caller's belongs to a thread that no
+ * longer exists; hand their memory back. */
+void hak_heaps_reclaim_after_fork(void);
+
+#endif /* HAK_THREAD_H */
