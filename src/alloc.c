@@ -65,7 +65,7 @@ static bool valid_alignment(size_t align) { return align != 0 && (align & (align
 HAK_API void *hak_malloc(size_t size)
 {
     if (__builtin_expect(size <= HAK_POOL_MAX, 1)) {
-        void *p = alloc_class(hak_size_to_class(size));
+        void *p = alloc_class(hak_size_to_class_fast(size));
         if (__builtin_expect(p != NULL, 1))
             return p;
         return alloc_failed(size, 16);

@@ -22,6 +22,7 @@ enum hak_tier { HAK_TIER_TINY, HAK_TIER_MID, HAK_TIER_POOL };
 
 extern const uint32_t hak_class_size[HAK_CLASS_COUNT];
 extern const uint8_t hak_class_tier[HAK_CLASS_COUNT];
+extern const uint8_t hak_tiny_class_of[65];
 
 /* 1 <= size <= HAK_POOL_MAX.  16-byte steps up to 128 B, then eight classes
  * per power of two: the index is 8 per doubling plus the three bits after
@@ -33,6 +34,14 @@ static inline unsigned hak_size_to_class(size_t size)
     size_t s = size - 1;
     unsigned top = 63u - (unsigned)__builtin_clzl(s);
     return 8u + (top - 7u) * 8u + (unsigned)((s >> (top - 3u)) & 7u);
+}
+
+/* The same, by table for the tiny sizes: one load on the malloc fast path. */
+static inline unsigned hak_size_to_class_fast(size_t size)
+{
+    if (size <= HAK_TINY_MAX)
+        return hak_tiny_class_of[(size + 15) >> 4];
+    return hak_size_to_class(size);
 }
 
 /* The smallest class whose blocks hold `size` bytes and all start at a

@@ -43,26 +43,26 @@ enum tiny_notify {
 };
 
 typedef struct tiny_slab {
-    /* Owner only. */
+    /* First cache line: what the owner's malloc and free touch. */
     tiny_block *free;
     tiny_block *local_free;
-    uint32_t used;       /* blocks handed out and not yet freed back to the owner */
+    uint32_t used; /* blocks handed out and not yet freed back to the owner */
     uint32_t block_size;
-    uint32_t capacity;
-    uint32_t carved;     /* blocks threaded into lists so far; the rest is untouched memory */
-    char *start;
-    struct tiny_slab *next, *prev;
+    struct hak_heap *owner; /* written by the owner or adopter, read by every free */
+    uint8_t full;           /* parked by its owner (read by remote frees) */
     uint8_t class_idx;
     uint8_t where;
     bool purged;
-    uint64_t freed_ms;
+    uint32_t capacity;
+    uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
+    char *start;
     struct tiny_segment *segment;
-    /* Shared with other threads (atomic builtins). */
-    struct hak_heap *owner;
-    tiny_block *remote;
-    uint8_t full;
-    uint8_t notify;
+    /* Second cache line: written by other threads, and the owner's cold fields. */
+    tiny_block *remote __attribute__((aligned(64)));
     struct tiny_slab *pending_next;
+    uint8_t notify;
+    struct tiny_slab *next, *prev;
+    uint64_t freed_ms;
 } tiny_slab;
 
 typedef struct tiny_segment {
