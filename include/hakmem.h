@@ -32,8 +32,11 @@ void *hak_valloc(size_t size);
 void *hak_pvalloc(size_t size);
 size_t hak_malloc_usable_size(void *ptr);
 
-/* 1 if ptr was handed out by hakmem and is still live, 0 otherwise.
- * Safe on any pointer: it consults hakmem's address registry only. */
+/* 1 if ptr lies in memory hakmem manages for its blocks, 0 for any other
+ * address.  Safe on any pointer: it consults hakmem's address registry
+ * only, never the memory ptr points to.  A large block (> 1 MiB) counts only
+ * by its exact start and only while live; a freed smaller block may still
+ * count, since its slab stays hakmem's until the slab is given back. */
 int hak_owns(const void *ptr);
 
 /* Returns empty memory held in caches to the OS now, without waiting for

@@ -44,6 +44,8 @@ static __attribute__((noinline)) void *alloc_large(size_t size, size_t align, bo
     if (!hak_init())
         return alloc_failed(size, align);
     void *p = large_alloc(size, align, zero);
+    if (hak_tls_heap != &hak_empty_heap)
+        hak_heap_tick(hak_tls_heap);
     return p != NULL ? p : alloc_failed(size, align);
 }
 
@@ -79,6 +81,8 @@ static __attribute__((noinline)) void free_other(hak_reg_entry e, void *p)
         large_header *h = large_header_of(hak_reg_meta(e), p);
         if (h != NULL) {
             large_free(h);
+            if (hak_tls_heap != &hak_empty_heap)
+                hak_heap_tick(hak_tls_heap);
             return;
         }
     }
@@ -260,11 +264,10 @@ HAK_API void hak_purge(void)
 {
     if (!hak_init())
         return;
-    hak_heap *h = hak_tls_heap;
-    if (h != &hak_empty_heap) {
-        spool_cache_flush(h); /* cached blocks would keep their slabs alive */
-        spool_cache_init(h);
-        tiny_heap_purge(h, true);
+    hak_heap *h = hak_heap_acquire();
+    if (h != NULL) {
+        hak_heap_purge(h, true);
+        return;
     }
     large_purge(true);
     hak_os_purge(true);

@@ -26,7 +26,6 @@ static span_rec *free_recs;
 static char *area_next, *area_end; /* the reservation chunks are carved from */
 static char *unit_next, *unit_end; /* the chunk units are carved from */
 static uint64_t purge_delay_ms;
-static uint64_t last_purge_ms;
 
 void hak_os_init(void) { purge_delay_ms = (uint64_t)hak_env.purge_delay_ms; }
 
@@ -161,10 +160,9 @@ static void purge_cache_locked(uint64_t now, bool force)
             rec->purged = true;
         }
     }
-    last_purge_ms = now;
 }
 
-void hak_span_free(enum hak_span_kind kind, void *span)
+void hak_span_free(enum hak_span_kind kind, void *span, bool idle)
 {
     uint64_t now = hak_now_ms();
     pthread_mutex_lock(&os_lock);
@@ -177,7 +175,7 @@ void hak_span_free(enum hak_span_kind kind, void *span)
         return;
     }
     rec->addr = span;
-    rec->freed_ms = now;
+    rec->freed_ms = idle ? 0 : now;
     rec->purged = false;
     rec->next = span_cache[kind];
     span_cache[kind] = rec;
@@ -189,8 +187,6 @@ void hak_span_free(enum hak_span_kind kind, void *span)
 void hak_os_purge(bool force)
 {
     uint64_t now = hak_now_ms();
-    if (!force && now - __atomic_load_n(&last_purge_ms, __ATOMIC_RELAXED) < purge_delay_ms / 4 + 1)
-        return;
     pthread_mutex_lock(&os_lock);
     purge_cache_locked(now, force);
     pthread_mutex_unlock(&os_lock);

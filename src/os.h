@@ -27,8 +27,10 @@ void hak_os_init(void);
 /* A span of the given kind, aligned to its size, or NULL (errno = ENOMEM).
  * *zeroed tells whether its contents are known to be zero. */
 void *hak_span_alloc(enum hak_span_kind kind, bool *zeroed);
-/* Returns a span to the cache; its pages are released after the purge delay. */
-void hak_span_free(enum hak_span_kind kind, void *span);
+/* Returns a span to the cache; its pages are released after the purge
+ * delay, or at the next purge if `idle` (its memory has been unused for the
+ * whole delay already). */
+void hak_span_free(enum hak_span_kind kind, void *span, bool idle);
 size_t hak_span_size(enum hak_span_kind kind);
 
 /* Plain page-aligned mappings (large blocks). NULL on failure. */
@@ -43,8 +45,7 @@ bool hak_os_move_pages(void *src, size_t len, void *dst);
 void hak_os_release_pages(void *p, size_t size);
 
 /* Releases the pages of cached spans that have waited longer than the purge
- * delay (all of them if force).  Cheap to call often: it returns at once
- * unless a quarter of the delay has passed since the last scan. */
+ * delay (all of them if force).  Callers rate-limit it (hak_heap_tick). */
 void hak_os_purge(bool force);
 
 /* Milliseconds of a monotonic clock, from the vDSO: no system call. */

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "init.h"
+#include "large.h"
 #include "meta.h"
 #include "mid/shared_pool.h"
 #include "tiny/tiny.h"
@@ -66,16 +67,42 @@ hak_heap *hak_heap_acquire(void)
     for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
         h->tiny_cur[c] = &tiny_empty_slab;
     spool_cache_init(h);
-    h->last_purge_ms = hak_now_ms();
+    h->ticks = HAK_HEAP_TICK_ALLOCS;
+    h->last_purge_ms = h->last_cache_flush_ms = hak_now_ms();
     heap_list_add(h);
     hak_tls_heap = h;
     pthread_setspecific(heap_key, h);
     return h;
 }
 
+void hak_heap_purge(hak_heap *h, bool force)
+{
+    uint64_t now = hak_now_ms();
+    if (force || now - h->last_cache_flush_ms >= hak_purge_delay_ms()) {
+        /* Blocks idle in the thread caches would keep their slabs alive. */
+        spool_cache_flush(h, true);
+        spool_cache_init(h);
+        h->last_cache_flush_ms = now;
+    }
+    tiny_reclaim_abandoned(h);
+    tiny_heap_purge(h, force);
+    large_purge(force);
+    hak_os_purge(force);
+}
+
+void hak_heap_tick(hak_heap *h)
+{
+    h->ticks = HAK_HEAP_TICK_ALLOCS;
+    uint64_t now = hak_now_ms();
+    if (now - h->last_purge_ms <= hak_purge_delay_ms() / 4)
+        return;
+    h->last_purge_ms = now;
+    hak_heap_purge(h, false);
+}
+
 static void heap_give_back(hak_heap *h, bool after_fork)
 {
-    spool_cache_flush(h);
+    spool_cache_flush(h, false);
     tiny_heap_abandon(h, after_fork);
 }
 

@@ -38,7 +38,9 @@ typedef struct hak_heap {
     /* Full slabs that received remote frees, pushed by the freeing threads. */
     struct tiny_slab *tiny_pending;
     struct tiny_segment *segments; /* SuperSlabs (or single-slab segments) owned */
+    uint32_t ticks;                /* allocations until the next hak_heap_tick */
     uint64_t last_purge_ms;
+    uint64_t last_cache_flush_ms;
 
     struct hak_heap *next, *prev; /* all live heaps, for fork */
 } hak_heap;
@@ -49,6 +51,21 @@ extern hak_heap hak_empty_heap;
 /* The calling thread's real heap, created on first use (initialising hakmem
  * if needed); NULL if no memory is left for one. */
 hak_heap *hak_heap_acquire(void);
+
+/* Every HAK_HEAP_TICK_ALLOCS fast-path allocations, and on slow paths: once
+ * a quarter of the purge delay has passed, memory that has been free for the
+ * whole delay goes back to the OS.  Steady programs rarely take a slow path,
+ * so without the count their freed memory would never be returned. */
+#define HAK_HEAP_TICK_ALLOCS 4096u
+void hak_heap_tick(hak_heap *h);
+/* The purge itself; force: now, whatever the delay. */
+void hak_heap_purge(hak_heap *h, bool force);
+
+static inline void hak_heap_count_alloc(hak_heap *h)
+{
+    if (__builtin_expect(--h->ticks == 0, 0))
+        hak_heap_tick(h);
+}
 
 /* Thread exit: the heap's caches and slabs go back to shared structures. */
 void hak_heap_release(hak_heap *h);

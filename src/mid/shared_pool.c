@@ -54,7 +54,7 @@ static spool_slab *slab_new(spool_class *k, unsigned cls)
     if (s == NULL || hak_reg_set(chunk, HAK_CHUNK_SIZE, s, HAK_KIND_SPOOL) != 0) {
         if (s != NULL)
             hak_meta_free(s, sizeof(spool_slab));
-        hak_span_free(HAK_SPAN_CHUNK, chunk);
+        hak_span_free(HAK_SPAN_CHUNK, chunk, false);
         errno = ENOMEM;
         return NULL;
     }
@@ -66,12 +66,12 @@ static spool_slab *slab_new(spool_class *k, unsigned cls)
     return s;
 }
 
-static void slab_delete(spool_class *k, spool_slab *s)
+static void slab_delete(spool_class *k, spool_slab *s, bool idle)
 {
     if (s->listed)
         slab_unlist(k, s);
     hak_reg_clear(s->start, HAK_CHUNK_SIZE);
-    hak_span_free(HAK_SPAN_CHUNK, s->start);
+    hak_span_free(HAK_SPAN_CHUNK, s->start, idle);
     hak_meta_free(s, sizeof(spool_slab));
 }
 
@@ -93,20 +93,22 @@ static void *slab_take(spool_class *k, unsigned cls)
     return b;
 }
 
-static void slab_give(spool_class *k, spool_slab *s, void *b)
+static void slab_give(spool_class *k, spool_slab *s, void *b, bool idle)
 {
     *(void **)b = s->free;
     s->free = b;
     if (!s->listed)
         slab_list(k, s);
     if (--s->used == 0)
-        slab_delete(k, s); /* the OS layer keeps the chunk warm for the purge delay */
+        slab_delete(k, s, idle); /* the OS layer keeps the chunk warm for the purge delay */
 }
 
 // ------------------------------------------------------------ thread caches
 
 static uint32_t cache_limit(unsigned cls)
 {
+    if (hak_purge_delay_ms() == 0)
+        return 0; /* memory must go back at once: hold nothing back */
     size_t budget = hak_class_tier[cls] == HAK_TIER_MID ? MID_CACHE_BYTES : POOL_CACHE_BYTES;
     size_t n = budget / hak_class_size[cls];
     return n == 0 ? 1 : n > CACHE_MAX_BLOCKS ? CACHE_MAX_BLOCKS : (uint32_t)n;
@@ -125,6 +127,7 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls)
         if (h == NULL)
             return NULL;
     }
+    hak_heap_tick(h);
     spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
     spool_class *k = &classes[cls - HAK_MID_FIRST];
     uint32_t batch = c->limit / 2 + 1; /* one for the caller, the rest cached */
@@ -144,14 +147,15 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls)
     return first;
 }
 
-/* Returns blocks [from the list `b`, n long] to their slabs in one lock hold. */
-static void give_list(unsigned cls, void *b, uint32_t n)
+/* Returns the n blocks of list b to their slabs in one lock hold; idle: they
+ * have sat unused for the purge delay. */
+static void give_list(unsigned cls, void *b, uint32_t n, bool idle)
 {
     spool_class *k = &classes[cls - HAK_MID_FIRST];
     pthread_mutex_lock(&k->lock);
     while (n-- > 0) {
         void *next = *(void **)b;
-        slab_give(k, hak_reg_meta(hak_reg_lookup(b)), b);
+        slab_give(k, hak_reg_meta(hak_reg_lookup(b)), b, idle);
         b = next;
     }
     pthread_mutex_unlock(&k->lock);
@@ -163,7 +167,7 @@ void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
     if (c->limit == 0) { /* no heap (the thread is exiting, or never allocated) */
         spool_class *k = &classes[s->class_idx - HAK_MID_FIRST];
         pthread_mutex_lock(&k->lock);
-        slab_give(k, s, p);
+        slab_give(k, s, p, false);
         pthread_mutex_unlock(&k->lock);
         return;
     }
@@ -179,18 +183,18 @@ void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
     else
         *(void **)tail = NULL;
     c->count = keep;
-    give_list(s->class_idx, rest, n);
+    give_list(s->class_idx, rest, n, false);
     *(void **)p = c->head;
     c->head = p;
     c->count++;
 }
 
-void spool_cache_flush(hak_heap *h)
+void spool_cache_flush(hak_heap *h, bool idle)
 {
     for (unsigned c = HAK_MID_FIRST; c < HAK_CLASS_COUNT; c++) {
         spool_cache *sc = &h->spool[c - HAK_MID_FIRST];
         if (sc->count > 0)
-            give_list(c, sc->head, sc->count);
+            give_list(c, sc->head, sc->count, idle);
         sc->head = NULL;
         sc->count = 0;
         sc->limit = 0;

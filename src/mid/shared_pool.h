@@ -30,8 +30,9 @@ typedef struct spool_slab {
 void *spool_alloc_slow(hak_heap *h, unsigned cls);
 void spool_free_slow(hak_heap *h, spool_slab *s, void *p);
 void spool_cache_init(hak_heap *h);
-/* Every block the thread caches goes back to its slab. */
-void spool_cache_flush(hak_heap *h);
+/* Every block the thread caches goes back to its slab; idle: the cache went
+ * unused for the purge delay, so emptied slabs may be purged at once. */
+void spool_cache_flush(hak_heap *h, bool idle);
 
 void spool_lock_all(void);
 void spool_unlock_all(void);
@@ -44,6 +45,7 @@ static inline void *spool_alloc(hak_heap *h, unsigned cls)
     if (__builtin_expect(b != NULL, 1)) {
         c->head = *(void **)b;
         c->count--;
+        hak_heap_count_alloc(h);
         return b;
     }
     return spool_alloc_slow(h, cls);

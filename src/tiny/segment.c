@@ -66,7 +66,7 @@ static tiny_segment *segment_new(hak_heap *h)
         if (hak_reg_set((char *)g + i * TINY_SLAB_SIZE, TINY_SLAB_SIZE, &g->slabs[i],
                         HAK_KIND_TINY) != 0) {
             hak_reg_clear(g, i * TINY_SLAB_SIZE);
-            hak_span_free(kind, g);
+            hak_span_free(kind, g, false);
             return NULL;
         }
     }
@@ -77,7 +77,7 @@ static tiny_segment *segment_new(hak_heap *h)
 void segment_unmap(tiny_segment *g)
 {
     hak_reg_clear(g, (size_t)g->slab_count * TINY_SLAB_SIZE);
-    hak_span_free(g->span_kind, g); /* the OS layer delays the purge of whole spans */
+    hak_span_free(g->span_kind, g, false); /* the OS layer delays the purge of whole spans */
 }
 
 // ------------------------------------------------------------ slabs

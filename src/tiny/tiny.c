@@ -219,16 +219,6 @@ static void *pop(tiny_slab *s)
     return b;
 }
 
-static void maybe_purge(hak_heap *h)
-{
-    uint64_t now = hak_now_ms();
-    if (now - h->last_purge_ms <= hak_purge_delay_ms() / 4)
-        return;
-    h->last_purge_ms = now;
-    segment_purge(h, false);
-    hak_os_purge(false);
-}
-
 /* The next slab of class cls with blocks: the parked slabs that remote frees
  * revived, then the available list, then a fresh slab. */
 static tiny_slab *next_slab(hak_heap *h, unsigned cls)
@@ -267,8 +257,8 @@ void *tiny_alloc_slow(hak_heap *h, unsigned cls)
             return pop(s);
         slab_park_full(h, s);
     }
-    maybe_purge(h);
     h->tiny_cur[cls] = &tiny_empty_slab;
+    hak_heap_tick(h);
     s = next_slab(h, cls);
     if (s == NULL) {
         errno = ENOMEM;
@@ -367,3 +357,9 @@ void tiny_heap_abandon(hak_heap *h, bool after_fork)
 }
 
 void tiny_heap_purge(hak_heap *h, bool force) { segment_purge(h, force); }
+
+void tiny_reclaim_abandoned(hak_heap *h)
+{
+    while (adopt_segment(h))
+        ;
+}

@@ -85,6 +85,9 @@ void tiny_free_remote(tiny_slab *s, tiny_block *b);
 void tiny_heap_abandon(hak_heap *h, bool after_fork);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
 void tiny_heap_purge(hak_heap *h, bool force);
+/* Takes over every segment exited threads left behind, so their blocks that
+ * other threads freed are collected and empty slabs given back. */
+void tiny_reclaim_abandoned(hak_heap *h);
 void tiny_lock(void);
 void tiny_unlock(void);
 void tiny_reset_after_fork(void);
@@ -96,6 +99,7 @@ static inline void *tiny_alloc(hak_heap *h, unsigned cls)
     if (__builtin_expect(b != NULL, 1)) {
         s->free = b->next;
         s->used++;
+        hak_heap_count_alloc(h);
         return b;
     }
     return tiny_alloc_slow(h, cls);
