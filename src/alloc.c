@@ -146,6 +146,12 @@ HAK_API void *hak_calloc(size_t count, size_t size)
     }
     if (total > HAK_POOL_MAX)
         return alloc_large(total, 16, true); /* fresh mappings are already zero */
+    unsigned cls = hak_size_to_class_fast(total);
+    hak_heap *h = hak_tls_heap;
+    if (cls >= HAK_MID_FIRST && h != &hak_empty_heap) {
+        void *p = spool_calloc(h, cls, total);
+        return p != NULL ? p : alloc_failed(total, 16);
+    }
     void *p = hak_malloc(total);
     if (p != NULL)
         memset(p, 0, total);
@@ -170,9 +176,12 @@ static bool fits_in_place(size_t usable, size_t size)
     return size <= usable && (size > usable / 2 || usable <= 64);
 }
 
+/* A large block stays a mapping unless it shrinks to a mid size: moving it
+ * into the pool would copy (and fault in) up to 1 MiB, where trimming the
+ * mapping costs at most one munmap. */
 static void *realloc_large(large_header *h, void *p, size_t size)
 {
-    if (size > HAK_POOL_MAX || size > h->usable / 2) {
+    if (size > HAK_MID_MAX) {
         void *q = large_realloc(h, size);
         if (q == NULL)
             errno = ENOMEM;

@@ -137,21 +137,21 @@ void *large_alloc(size_t size, size_t align, bool zero)
         return NULL;
     }
     char *base = NULL;
-    if (align <= HEADER_ROOM) {
+    /* A zeroed block comes from a fresh mapping: its pages are zero and
+     * fault in only when touched, where clearing a cached one would touch
+     * every page now. */
+    if (align <= HEADER_ROOM && !zero) {
         pthread_mutex_lock(&large_mutex);
         purge_locked(false);
         base = cache_take(map_size, &map_size);
         pthread_mutex_unlock(&large_mutex);
     }
-    bool reused = base != NULL;
-    if (!reused && (base = hak_os_map(map_size)) == NULL)
+    if (base == NULL && (base = hak_os_map(map_size)) == NULL)
         return NULL;
     void *user = place(base, map_size, align);
     if (user == NULL) {
         hak_os_unmap(base, map_size);
         errno = ENOMEM;
-    } else if (zero && reused) {
-        memset(user, 0, size);
     }
     return user;
 }

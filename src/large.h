@@ -23,7 +23,7 @@ typedef struct large_header {
     size_t usable;
 } large_header;
 
-/* zero: the block must read as zeros (a reused mapping is cleared). */
+/* zero: the block must read as zeros (it gets a fresh mapping). */
 void *large_alloc(size_t size, size_t align, bool zero);
 void large_free(large_header *h);
 /* Grows or shrinks in place or by moving the pages (no copy); NULL if the

@@ -16,6 +16,13 @@ hak_heap hak_empty_heap = {
 
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_heap *heaps;
+/* In a fork child: the heaps of threads that exist only in the parent.
+ * Handing them back writes into every block they cache, a copy-on-write
+ * fault per page (about 1000 faults, 80 ms, per child of a 3-thread test
+ * program), so it waits until the child has lived for the purge delay: a
+ * child that execs or exits soon never pays it. */
+static hak_heap *orphans;
+static uint64_t orphaned_ms;
 /* Its destructor hands a thread's heap back at exit.  Created during
  * initialisation, so it is one of the first keys and pthread_setspecific
  * never needs to allocate a second-level key block for it. */
@@ -75,8 +82,28 @@ hak_heap *hak_heap_acquire(void)
     return h;
 }
 
+static void heap_give_back(hak_heap *h, bool after_fork);
+
+static void reclaim_orphans(bool force)
+{
+    if (__atomic_load_n(&orphans, __ATOMIC_RELAXED) == NULL ||
+        (!force && hak_now_ms() - orphaned_ms < hak_purge_delay_ms()))
+        return;
+    pthread_mutex_lock(&heaps_lock);
+    hak_heap *h = orphans;
+    orphans = NULL;
+    pthread_mutex_unlock(&heaps_lock);
+    while (h != NULL) {
+        hak_heap *next = h->next;
+        heap_give_back(h, true);
+        hak_meta_free(h, sizeof(hak_heap));
+        h = next;
+    }
+}
+
 void hak_heap_purge(hak_heap *h, bool force)
 {
+    reclaim_orphans(force);
     uint64_t now = hak_now_ms();
     if (force || now - h->last_cache_flush_ms >= hak_purge_delay_ms()) {
         /* Blocks idle in the thread caches would keep their slabs alive. */
@@ -121,13 +148,16 @@ void hak_heaps_reclaim_after_fork(void)
     pthread_mutex_init(&heaps_lock, NULL);
     hak_heap *self = hak_tls_heap;
     hak_heap *h = heaps;
+    heaps = NULL;
+    if (self != &hak_empty_heap)
+        heap_list_add(self);
     while (h != NULL) {
         hak_heap *next = h->next;
         if (h != self) {
-            heap_give_back(h, true);
-            heap_list_remove(h);
-            hak_meta_free(h, sizeof(hak_heap));
+            h->next = orphans;
+            orphans = h;
         }
         h = next;
     }
+    orphaned_ms = hak_now_ms();
 }

@@ -74,7 +74,7 @@ void hak_thread_init(void);
 void hak_heaps_lock(void);
 void hak_heaps_unlock(void);
 /* In a fork child: every heap but the caller's belongs to a thread that no
- * longer exists; hand their memory back. */
+ * longer exists; their memory is handed back at the child's first purge. */
 void hak_heaps_reclaim_after_fork(void);
 
 #endif /* HAK_THREAD_H */

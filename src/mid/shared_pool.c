@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "../meta.h"
 #include "../os.h"
@@ -59,6 +60,7 @@ static spool_slab *slab_new(spool_class *k, unsigned cls)
         return NULL;
     }
     s->start = chunk;
+    s->zeroed = zeroed;
     s->block_size = hak_class_size[cls];
     s->capacity = (uint32_t)(HAK_CHUNK_SIZE / s->block_size);
     s->class_idx = (uint16_t)cls;
@@ -76,13 +78,15 @@ static void slab_delete(spool_class *k, spool_slab *s, bool idle)
 }
 
 /* One block from the class's slabs, carving never-used memory last so that
- * pages are first touched only when the freed blocks run out. */
-static void *slab_take(spool_class *k, unsigned cls)
+ * pages are first touched only when the freed blocks run out.  *zero tells
+ * whether the block is known to read as zero. */
+static void *slab_take(spool_class *k, unsigned cls, bool *zero)
 {
     spool_slab *s = k->partial;
     if (s == NULL && (s = slab_new(k, cls)) == NULL)
         return NULL;
     void *b = s->free;
+    *zero = b == NULL && s->zeroed;
     if (b != NULL)
         s->free = *(void **)b;
     else
@@ -131,10 +135,11 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls)
     spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
     spool_class *k = &classes[cls - HAK_MID_FIRST];
     uint32_t batch = c->limit / 2 + 1; /* one for the caller, the rest cached */
+    bool zero;
     pthread_mutex_lock(&k->lock);
-    void *first = slab_take(k, cls);
+    void *first = slab_take(k, cls, &zero);
     for (uint32_t i = 1; first != NULL && i < batch; i++) {
-        void *b = slab_take(k, cls);
+        void *b = slab_take(k, cls, &zero);
         if (b == NULL)
             break;
         *(void **)b = c->head;
@@ -145,6 +150,29 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls)
     if (first == NULL)
         errno = ENOMEM;
     return first;
+}
+
+void *spool_calloc(hak_heap *h, unsigned cls, size_t size)
+{
+    spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
+    void *b = c->head;
+    bool zero = false;
+    if (b != NULL) {
+        c->head = *(void **)b;
+        c->count--;
+    } else {
+        spool_class *k = &classes[cls - HAK_MID_FIRST];
+        pthread_mutex_lock(&k->lock);
+        b = slab_take(k, cls, &zero);
+        pthread_mutex_unlock(&k->lock);
+        if (b == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    if (!zero)
+        memset(b, 0, size);
+    return b;
 }
 
 /* Returns the n blocks of list b to their slabs in one lock hold; idle: they

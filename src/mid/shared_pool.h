@@ -24,10 +24,15 @@ typedef struct spool_slab {
     uint32_t block_size;
     uint16_t class_idx;
     bool listed; /* on its class's list of slabs with room */
+    bool zeroed; /* its never-used blocks read as zero (a fresh or purged span) */
     struct spool_slab *next, *prev;
 } spool_slab;
 
 void *spool_alloc_slow(hak_heap *h, unsigned cls);
+/* A zero-filled block: memory known to be zero is not cleared again (a
+ * first touch costs 11-14 us a page; clearing it would pay that for
+ * nothing). */
+void *spool_calloc(hak_heap *h, unsigned cls, size_t size);
 void spool_free_slow(hak_heap *h, spool_slab *s, void *p);
 void spool_cache_init(hak_heap *h);
 /* Every block the thread caches goes back to its slab; idle: the cache went
