@@ -43,6 +43,21 @@ int hak_owns(const void *ptr);
  * HAKMEM_PURGE_DELAY_MS. */
 void hak_purge(void);
 
+/* Statistics (docs/STATS.md).  Counting is on when the process starts with
+ * HAKMEM_STATS=1 (or a HAKMEM_STATS_SIGNAL); otherwise the counters read 0.
+ *
+ * hak_stats_dump writes the whole stats document (schema "hakmem.stats/1",
+ * JSON) to fd, allocating nothing: 0, or -1 with errno set (EBUSY if another
+ * dump is being written at this moment).
+ *
+ * hak_stats_get reads one figure of that document by its path: object keys
+ * joined by dots, with a class's number or a histogram bucket's "max" for
+ * the elements of "classes" and "histogram.buckets": "tiers.tiny.alloc",
+ * "os.mmap_calls", "classes.3.free_remote", "histogram.buckets.64.count".
+ * 0 and *value set, or -1 if the document has no such number. */
+int hak_stats_dump(int fd);
+int hak_stats_get(const char *path, unsigned long long *value);
+
 #ifdef __cplusplus
 }
 #endif

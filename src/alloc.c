@@ -14,6 +14,7 @@
 #include "mid/shared_pool.h"
 #include "registry.h"
 #include "size_class.h"
+#include "stats/count.h"
 #include "tiny/tiny.h"
 
 // ------------------------------------------------------------ routing
@@ -25,6 +26,8 @@ static inline void *alloc_class(unsigned cls)
         return tiny_alloc(h, cls);
     return spool_alloc(h, cls);
 }
+
+
 
 /* Tiers fail with NULL both when memory is exhausted and when hakmem is
  * still initialising on this thread; only the first is an error. */
@@ -54,8 +57,12 @@ static inline void *alloc_aligned(size_t align, size_t size)
     if (align <= 16)
         return hak_malloc(size);
     if (size <= HAK_POOL_MAX && align <= HAK_POOL_MAX) {
-        void *p = alloc_class(hak_aligned_class(size, align));
-        return p != NULL ? p : alloc_failed(size, align);
+        unsigned cls = hak_aligned_class(size, align);
+        void *p = alloc_class(cls);
+        if (p == NULL)
+            return alloc_failed(size, align);
+        hak_count_alloc(hak_tls_heap, cls, size);
+        return p;
     }
     return alloc_large(size, align, false);
 }
@@ -64,13 +71,35 @@ static bool valid_alignment(size_t align) { return align != 0 && (align & (align
 
 // ------------------------------------------------------------ malloc / free
 
+static __attribute__((noinline)) void *malloc_slow(unsigned cls, size_t size)
+{
+    void *p = alloc_class(cls);
+    if (p == NULL)
+        return alloc_failed(size, 16);
+    hak_count_alloc(hak_tls_heap, cls, size);
+    return p;
+}
+
+/* Every exit is a return or a tail call, so the fast path saves no
+ * registers and sets up no frame. */
 HAK_API void *hak_malloc(size_t size)
 {
     if (__builtin_expect(size <= HAK_POOL_MAX, 1)) {
-        void *p = alloc_class(hak_size_to_class_fast(size));
-        if (__builtin_expect(p != NULL, 1))
-            return p;
-        return alloc_failed(size, 16);
+        /* The fast paths alone; NULL sends the request to malloc_slow. */
+        unsigned cls;
+        void *p;
+        if (size <= HAK_TINY_MAX) {
+            cls = hak_tiny_class_of[(size + 15) >> 4];
+            p = tiny_alloc_fast(hak_tls_heap, cls);
+        } else {
+            cls = hak_size_to_class(size);
+            p = spool_alloc_fast(hak_tls_heap, cls);
+        }
+        if (__builtin_expect(p == NULL, 0))
+            return malloc_slow(cls, size);
+        if (__builtin_expect(hak_stats_enabled, 0))
+            return hak_stat_alloc_then(p, cls, size);
+        return p;
     }
     return alloc_large(size, 16, false);
 }
@@ -150,7 +179,10 @@ HAK_API void *hak_calloc(size_t count, size_t size)
     hak_heap *h = hak_tls_heap;
     if (cls >= HAK_MID_FIRST && h != &hak_empty_heap) {
         void *p = spool_calloc(h, cls, total);
-        return p != NULL ? p : alloc_failed(total, 16);
+        if (p == NULL)
+            return alloc_failed(total, 16);
+        hak_count_alloc(h, cls, total);
+        return p;
     }
     void *p = hak_malloc(total);
     if (p != NULL)
@@ -164,6 +196,7 @@ static void *realloc_move(void *p, size_t old_size, size_t size)
     void *q = hak_malloc(size);
     if (q == NULL)
         return NULL;
+    hak_stat_count(HAK_STAT_REALLOC_MOVED, 1);
     memcpy(q, p, old_size < size ? old_size : size);
     hak_free(p);
     return q;
@@ -185,6 +218,8 @@ static void *realloc_large(large_header *h, void *p, size_t size)
         void *q = large_realloc(h, size);
         if (q == NULL)
             errno = ENOMEM;
+        else
+            hak_stat_count(q == p ? HAK_STAT_REALLOC_IN_PLACE : HAK_STAT_REALLOC_MOVED, 1);
         return q;
     }
     return realloc_move(p, h->usable, size);
@@ -205,8 +240,10 @@ HAK_API void *hak_realloc(void *p, size_t size)
             return realloc_large(h, p, size);
     }
     size_t usable = hak_malloc_usable_size(p);
-    if (hak_reg_kind(e) != HAK_KIND_NONE && fits_in_place(usable, size))
+    if (hak_reg_kind(e) != HAK_KIND_NONE && fits_in_place(usable, size)) {
+        hak_stat_count(HAK_STAT_REALLOC_IN_PLACE, 1);
         return p;
+    }
     if (hak_reg_kind(e) != HAK_KIND_NONE || hak_bootstrap_owns(p))
         return realloc_move(p, usable, size);
     /* Foreign: move it into hakmem and let the next allocator free it. */

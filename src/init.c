@@ -9,6 +9,7 @@
 #include "meta.h"
 #include "mid/shared_pool.h"
 #include "os.h"
+#include "stats/stats.h"
 #include "thread.h"
 #include "tiny/tiny.h"
 
@@ -49,6 +50,8 @@ static void fork_child(void)
     large_reset_after_fork();
     spool_reset_after_fork();
     tiny_reset_after_fork();
+    hak_stats_reset_after_fork();
+    hak_stats_mark_start();
     hak_heaps_reclaim_after_fork();
 }
 
@@ -57,6 +60,8 @@ static void fork_child(void)
 static void init_once(void)
 {
     hak_env_init();
+    hak_stats_init();
+    hak_stats_dump_init();
     hak_os_init();
     tiny_init();
     hak_thread_init();

@@ -9,6 +9,7 @@
 #include "env/env.h"
 #include "os.h"
 #include "registry.h"
+#include "stats/stats.h"
 
 #define HEADER_ROOM ((size_t)64) /* header before the block; keeps blocks 64-byte aligned */
 #define CACHE_SLOTS 16
@@ -146,18 +147,26 @@ void *large_alloc(size_t size, size_t align, bool zero)
         base = cache_take(map_size, &map_size);
         pthread_mutex_unlock(&large_mutex);
     }
-    if (base == NULL && (base = hak_os_map(map_size)) == NULL)
+    if (base != NULL)
+        hak_stat_count(HAK_STAT_LARGE_CACHE_HITS, 1);
+    else if ((base = hak_os_map(map_size)) == NULL)
         return NULL;
-    void *user = place(base, map_size, align);
+    char *user = place(base, map_size, align);
     if (user == NULL) {
         hak_os_unmap(base, map_size);
         errno = ENOMEM;
+        return NULL;
     }
+    hak_stat_count(HAK_STAT_LARGE_ALLOC, 1);
+    hak_stat_count(HAK_STAT_LARGE_BYTES_REQUESTED, size);
+    hak_stat_count(HAK_STAT_LARGE_BYTES_ALLOCATED, ((large_header *)(user - HEADER_ROOM))->usable);
+    hak_stat_request(size);
     return user;
 }
 
 void large_free(large_header *h)
 {
+    hak_stat_count(HAK_STAT_LARGE_FREE, 1);
     char *base = h->map_base;
     size_t size = h->map_size;
     unregister(h);
@@ -188,6 +197,7 @@ static void *large_shrink(large_header *h, size_t size)
         h->map_size = (size_t)(keep_end - h->map_base);
         h->usable = (size_t)(keep_end - h->user);
     }
+    hak_stat_count(HAK_STAT_LARGE_RESIZED_IN_PLACE, 1);
     return h->user;
 }
 
@@ -210,6 +220,8 @@ static void *large_move(large_header *h, size_t size)
             *(large_header *)(np - HEADER_ROOM) = fresh; /* the move brought the old header's page */
             if (src > old.map_base)
                 hak_os_unmap(old.map_base, (size_t)(src - old.map_base));
+            hak_stat_count(HAK_STAT_LARGE_FREE, 1); /* the old block, now part of the new */
+            hak_stat_count(HAK_STAT_LARGE_MOVED, 1);
             return np;
         }
         register_block(h); /* the move failed and left everything where it was */
@@ -225,6 +237,7 @@ void *large_realloc(large_header *h, size_t size)
         return large_shrink(h, size);
     size_t grown = page_round((size_t)(h->user - h->map_base) + size);
     if (grown > h->map_size && hak_os_grow_in_place(h->map_base, h->map_size, grown)) {
+        hak_stat_count(HAK_STAT_LARGE_RESIZED_IN_PLACE, 1);
         h->map_size = grown;
         h->usable = (size_t)(h->map_base + grown - h->user);
         return h->user;

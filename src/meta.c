@@ -4,8 +4,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "os.h"
+#include "stats/stats.h"
+
 #define META_ALIGN ((size_t)64)
-#define META_BUCKETS 64 /* records up to 64 * 64 B = 4 KiB */
+#define META_BUCKETS 256 /* records up to 256 * 64 B = 16 KiB (a thread heap) */
 #define META_REGION ((size_t)1 << 20)
 
 typedef struct meta_free {
@@ -22,10 +25,10 @@ static void *carve(size_t bytes)
 {
     if ((size_t)(region_end - region_next) < bytes) {
         /* NORESERVE and untouched: only the pages records land on cost RSS. */
-        void *r = mmap(NULL, META_REGION, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (r == MAP_FAILED)
+        void *r = hak_os_mmap(META_REGION, MAP_NORESERVE);
+        if (r == NULL)
             return NULL;
+        hak_stats_mapped((int64_t)META_REGION);
         region_next = r;
         region_end = region_next + META_REGION;
     }

@@ -7,6 +7,7 @@
 
 #include "env/env.h"
 #include "meta.h"
+#include "stats/stats.h"
 
 #define UNIT_SIZE ((size_t)64 << 10)
 #define AREA_SIZE ((size_t)64 << 20) /* one reservation: 32 chunks */
@@ -43,34 +44,64 @@ size_t hak_span_size(enum hak_span_kind kind)
     return kind == HAK_SPAN_CHUNK ? HAK_CHUNK_SIZE : UNIT_SIZE;
 }
 
-void *hak_os_map(size_t size)
+/* Every mmap and munmap hakmem makes goes through these two, for the dump. */
+void *hak_os_mmap(size_t size, int flags)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
     if (p == MAP_FAILED) {
         errno = ENOMEM;
         return NULL;
     }
+    hak_stat_count(HAK_STAT_OS_MMAP_CALLS, 1);
+    hak_stat_count(HAK_STAT_OS_MMAP_BYTES, size);
     return p;
 }
 
-void hak_os_unmap(void *p, size_t size) { munmap(p, size); }
+void hak_os_munmap(void *p, size_t size)
+{
+    munmap(p, size);
+    hak_stat_count(HAK_STAT_OS_MUNMAP_CALLS, 1);
+    hak_stat_count(HAK_STAT_OS_MUNMAP_BYTES, size);
+}
+
+void *hak_os_map(size_t size)
+{
+    void *p = hak_os_mmap(size, 0);
+    if (p != NULL)
+        hak_stats_mapped((int64_t)size);
+    return p;
+}
+
+void hak_os_unmap(void *p, size_t size)
+{
+    hak_os_munmap(p, size);
+    hak_stats_mapped(-(int64_t)size);
+}
 
 bool hak_os_grow_in_place(void *p, size_t old_size, size_t new_size)
 {
-    return mremap(p, old_size, new_size, 0) != MAP_FAILED;
+    if (mremap(p, old_size, new_size, 0) == MAP_FAILED)
+        return false;
+    hak_stats_mapped((int64_t)(new_size - old_size));
+    return true;
 }
 
 bool hak_os_move_pages(void *src, size_t len, void *dst)
 {
-    return mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED;
+    if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED)
+        return false;
+    hak_stats_mapped(-(int64_t)len); /* dst was counted when mapped; src is gone */
+    return true;
 }
 
 void hak_os_release_pages(void *p, size_t size)
 {
     uintptr_t start = ((uintptr_t)p + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1);
     uintptr_t end = ((uintptr_t)p + size) & ~(HAK_PAGE_SIZE - 1);
-    if (end > start)
-        madvise((void *)start, end - start, MADV_DONTNEED);
+    if (end > start && madvise((void *)start, end - start, MADV_DONTNEED) == 0) {
+        hak_stat_count(HAK_STAT_OS_MADVISE_CALLS, 1);
+        hak_stat_count(HAK_STAT_OS_MADVISE_BYTES, end - start);
+    }
 }
 
 /* Reserves a chunk-aligned area: 64 MiB when the address space allows it,
@@ -80,16 +111,15 @@ static bool reserve_area(void)
     static const size_t sizes[] = {AREA_SIZE, HAK_CHUNK_SIZE};
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         size_t want = sizes[i] + HAK_CHUNK_SIZE;
-        char *raw = mmap(NULL, want, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (raw == MAP_FAILED)
+        char *raw = hak_os_mmap(want, MAP_NORESERVE);
+        if (raw == NULL)
             continue;
         char *start = (char *)(((uintptr_t)raw + HAK_CHUNK_SIZE - 1) & ~(HAK_CHUNK_SIZE - 1));
         if (start > raw)
-            munmap(raw, (size_t)(start - raw));
+            hak_os_munmap(raw, (size_t)(start - raw));
         char *tail = start + sizes[i];
         if (raw + want > tail)
-            munmap(tail, (size_t)(raw + want - tail));
+            hak_os_munmap(tail, (size_t)(raw + want - tail));
         area_next = start;
         area_end = tail;
         return true;
@@ -103,6 +133,7 @@ static void *carve_chunk(void)
         return NULL;
     void *chunk = area_next;
     area_next += HAK_CHUNK_SIZE;
+    hak_stats_mapped((int64_t)HAK_CHUNK_SIZE); /* reserved space counts once carved */
     return chunk;
 }
 

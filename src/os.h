@@ -33,7 +33,12 @@ void *hak_span_alloc(enum hak_span_kind kind, bool *zeroed);
 void hak_span_free(enum hak_span_kind kind, void *span, bool idle);
 size_t hak_span_size(enum hak_span_kind kind);
 
-/* Plain page-aligned mappings (large blocks). NULL on failure. */
+/* mmap/munmap of anonymous read-write memory, counted in the dump's "os"
+ * figures; for hakmem's own metadata as well as the tiers. */
+void *hak_os_mmap(size_t size, int extra_flags);
+void hak_os_munmap(void *p, size_t size);
+
+/* Plain page-aligned mappings (large blocks), counted as mapped. NULL on failure. */
 void *hak_os_map(size_t size);
 void hak_os_unmap(void *p, size_t size);
 /* Extends a mapping where it is; false if the pages after it are taken. */

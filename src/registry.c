@@ -3,6 +3,9 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 
+#include "os.h"
+#include "stats/stats.h"
+
 /* 2^15 leaf pointers (256 KiB of .bss, touched only where used); each leaf
  * covers 4 GiB with 2^16 entries and is mapped on first use, never freed:
  * a reader may hold a leaf pointer at any time without a lock. */
@@ -16,15 +19,16 @@ static uintptr_t *leaf_for(uintptr_t a)
     uintptr_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (leaf != NULL)
         return leaf;
-    void *fresh = mmap(NULL, LEAF_BYTES, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (fresh == MAP_FAILED)
+    void *fresh = hak_os_mmap(LEAF_BYTES, MAP_NORESERVE);
+    if (fresh == NULL)
         return NULL;
     uintptr_t *expected = NULL;
     if (__atomic_compare_exchange_n(slot, &expected, (uintptr_t *)fresh, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+                                    __ATOMIC_ACQUIRE)) {
+        hak_stats_mapped((int64_t)LEAF_BYTES);
         return fresh;
-    munmap(fresh, LEAF_BYTES); /* another thread mapped the same leaf first */
+    }
+    hak_os_munmap(fresh, LEAF_BYTES); /* another thread mapped the same leaf first */
     return expected;
 }
 

@@ -77,8 +77,10 @@ hak_heap *hak_heap_acquire(void)
     h->ticks = HAK_HEAP_TICK_ALLOCS;
     h->last_purge_ms = h->last_cache_flush_ms = hak_now_ms();
     heap_list_add(h);
+    hak_stats_register(h);
     hak_tls_heap = h;
     pthread_setspecific(heap_key, h);
+    hak_stat_count(HAK_STAT_THREADS_STARTED, 1);
     return h;
 }
 
@@ -131,10 +133,12 @@ static void heap_give_back(hak_heap *h, bool after_fork)
 {
     spool_cache_flush(h, false);
     tiny_heap_abandon(h, after_fork);
+    hak_stats_retire(h);
 }
 
 void hak_heap_release(hak_heap *h)
 {
+    hak_stat_count(HAK_STAT_THREADS_EXITED, 1); /* the thread's heap is gone: into the totals */
     heap_give_back(h, false);
     heap_list_remove(h);
     hak_meta_free(h, sizeof(hak_heap));

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "size_class.h"
+#include "stats/stats.h"
 
 struct tiny_slab;
 struct tiny_segment;
@@ -43,6 +44,7 @@ typedef struct hak_heap {
     uint64_t last_cache_flush_ms;
 
     struct hak_heap *next, *prev; /* all live heaps, for fork */
+    hak_stats_shard stats;        /* this thread's counters (written by it alone) */
 } hak_heap;
 
 extern __thread hak_heap *hak_tls_heap __attribute__((tls_model("initial-exec")));
@@ -52,20 +54,16 @@ extern hak_heap hak_empty_heap;
  * if needed); NULL if no memory is left for one. */
 hak_heap *hak_heap_acquire(void);
 
-/* Every HAK_HEAP_TICK_ALLOCS fast-path allocations, and on slow paths: once
- * a quarter of the purge delay has passed, memory that has been free for the
- * whole delay goes back to the OS.  Steady programs rarely take a slow path,
- * so without the count their freed memory would never be returned. */
+/* On slow paths, and every HAK_HEAP_TICK_ALLOCS allocations from the mid
+ * and pool thread caches: once a quarter of the purge delay has passed,
+ * memory that has been free for the whole delay goes back to the OS.  A
+ * steady tiny workload takes the slow path at least once a slab's worth of
+ * allocations (local frees go to local_free, not free); the thread caches
+ * can be hit forever, hence the count there. */
 #define HAK_HEAP_TICK_ALLOCS 4096u
 void hak_heap_tick(hak_heap *h);
 /* The purge itself; force: now, whatever the delay. */
 void hak_heap_purge(hak_heap *h, bool force);
-
-static inline void hak_heap_count_alloc(hak_heap *h)
-{
-    if (__builtin_expect(--h->ticks == 0, 0))
-        hak_heap_tick(h);
-}
 
 /* Thread exit: the heap's caches and slabs go back to shared structures. */
 void hak_heap_release(hak_heap *h);

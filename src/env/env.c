@@ -464,3 +464,10 @@ void hak_env_write_config(int fd)
         env_flush_line(&b, fd);
     }
 }
+
+hak_env_type hak_env_type_of(hak_env_id id) { return env_rows[id].type; }
+
+void hak_env_append_value(hak_buf *b, hak_env_id id)
+{
+    env_buf_value(b, &env_rows[id], env_slot(&hak_env, &env_rows[id]));
+}

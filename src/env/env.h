@@ -69,6 +69,12 @@ bool hak_env_from_environment(hak_env_id id);
 /* Name ("HAKMEM_..."), for printouts and the stats dump. */
 const char *hak_env_name(hak_env_id id);
 
+hak_env_type hak_env_type_of(hak_env_id id);
+/* Appends the effective value as text (as the configuration printout shows
+ * it): the number, the enum's word, or the path. */
+struct hak_buf;
+void hak_env_append_value(struct hak_buf *b, hak_env_id id);
+
 /* Writes the effective configuration, one "NAME=value (default|environment)"
  * line per variable, to fd with write(2). */
 void hak_env_write_config(int fd);

@@ -7,6 +7,7 @@
 #include "../meta.h"
 #include "../os.h"
 #include "../registry.h"
+#include "../stats/stats.h"
 
 #define SPOOL_CLASSES (HAK_CLASS_COUNT - HAK_MID_FIRST)
 #define MID_CACHE_BYTES ((size_t)64 << 10)
@@ -45,35 +46,49 @@ static void slab_unlist(spool_class *k, spool_slab *s)
         s->next->prev = s->prev;
 }
 
+/* Classes up to 8 KiB take 64 KiB slabs (eight blocks or more), larger
+ * ones 2 MiB: a class used a few times costs little address space, a busy
+ * one few slab changes. */
+static enum hak_span_kind slab_span(unsigned cls)
+{
+    return hak_class_size[cls] <= (8u << 10) ? HAK_SPAN_UNIT : HAK_SPAN_CHUNK;
+}
+
 static spool_slab *slab_new(spool_class *k, unsigned cls)
 {
     bool zeroed;
-    char *chunk = hak_span_alloc(HAK_SPAN_CHUNK, &zeroed);
+    enum hak_span_kind kind = slab_span(cls);
+    size_t span = hak_span_size(kind);
+    char *chunk = hak_span_alloc(kind, &zeroed);
     if (chunk == NULL)
         return NULL;
     spool_slab *s = hak_meta_alloc(sizeof(spool_slab));
-    if (s == NULL || hak_reg_set(chunk, HAK_CHUNK_SIZE, s, HAK_KIND_SPOOL) != 0) {
+    if (s == NULL || hak_reg_set(chunk, span, s, HAK_KIND_SPOOL) != 0) {
         if (s != NULL)
             hak_meta_free(s, sizeof(spool_slab));
-        hak_span_free(HAK_SPAN_CHUNK, chunk, false);
+        hak_span_free(kind, chunk, false);
         errno = ENOMEM;
         return NULL;
     }
     s->start = chunk;
     s->zeroed = zeroed;
+    s->span_kind = (uint8_t)kind;
     s->block_size = hak_class_size[cls];
-    s->capacity = (uint32_t)(HAK_CHUNK_SIZE / s->block_size);
+    s->capacity = (uint32_t)(span / s->block_size);
     s->class_idx = (uint16_t)cls;
     slab_list(k, s);
+    hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
     return s;
 }
 
 static void slab_delete(spool_class *k, spool_slab *s, bool idle)
 {
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
     if (s->listed)
         slab_unlist(k, s);
-    hak_reg_clear(s->start, HAK_CHUNK_SIZE);
-    hak_span_free(HAK_SPAN_CHUNK, s->start, idle);
+    enum hak_span_kind kind = (enum hak_span_kind)s->span_kind;
+    hak_reg_clear(s->start, hak_span_size(kind));
+    hak_span_free(kind, s->start, idle);
     hak_meta_free(s, sizeof(spool_slab));
 }
 
@@ -107,6 +122,15 @@ static void slab_give(spool_class *k, spool_slab *s, void *b, bool idle)
         slab_delete(k, s, idle); /* the OS layer keeps the chunk warm for the purge delay */
 }
 
+/* Lock acquisitions, by tier and direction, for the dump. */
+static void count_lock(unsigned cls, bool take)
+{
+    bool mid = hak_class_tier[cls] == HAK_TIER_MID;
+    hak_stat_count(take ? (mid ? HAK_STAT_MID_LOCK_ACQUIRE : HAK_STAT_POOL_LOCK_ACQUIRE)
+                        : (mid ? HAK_STAT_MID_LOCK_RELEASE : HAK_STAT_POOL_LOCK_RELEASE),
+                   1);
+}
+
 // ------------------------------------------------------------ thread caches
 
 static uint32_t cache_limit(unsigned cls)
@@ -136,6 +160,8 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls)
     spool_class *k = &classes[cls - HAK_MID_FIRST];
     uint32_t batch = c->limit / 2 + 1; /* one for the caller, the rest cached */
     bool zero;
+    hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
+    count_lock(cls, true);
     pthread_mutex_lock(&k->lock);
     void *first = slab_take(k, cls, &zero);
     for (uint32_t i = 1; first != NULL && i < batch; i++) {
@@ -162,6 +188,8 @@ void *spool_calloc(hak_heap *h, unsigned cls, size_t size)
         c->count--;
     } else {
         spool_class *k = &classes[cls - HAK_MID_FIRST];
+        hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
+        count_lock(cls, true);
         pthread_mutex_lock(&k->lock);
         b = slab_take(k, cls, &zero);
         pthread_mutex_unlock(&k->lock);
@@ -180,6 +208,7 @@ void *spool_calloc(hak_heap *h, unsigned cls, size_t size)
 static void give_list(unsigned cls, void *b, uint32_t n, bool idle)
 {
     spool_class *k = &classes[cls - HAK_MID_FIRST];
+    count_lock(cls, false);
     pthread_mutex_lock(&k->lock);
     while (n-- > 0) {
         void *next = *(void **)b;
@@ -191,9 +220,11 @@ static void give_list(unsigned cls, void *b, uint32_t n, bool idle)
 
 void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
 {
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
     spool_cache *c = &h->spool[s->class_idx - HAK_MID_FIRST];
     if (c->limit == 0) { /* no heap (the thread is exiting, or never allocated) */
         spool_class *k = &classes[s->class_idx - HAK_MID_FIRST];
+        count_lock(s->class_idx, false);
         pthread_mutex_lock(&k->lock);
         slab_give(k, s, p, false);
         pthread_mutex_unlock(&k->lock);

@@ -1,10 +1,10 @@
 /*
  * The shared pool: mid (1 KiB .. 32 KiB) and pool (32 KiB .. 1 MiB) blocks.
  *
- * Each class has slabs of one 2 MiB chunk, shared by all threads under the
- * class's mutex.  Each thread keeps a short list of free blocks per class in
- * front (spool_cache in its heap), so most mallocs and frees touch neither
- * the lock nor the slab.  The cache is bounded in bytes, so a thread never
+ * Each class has slabs (64 KiB for classes up to 8 KiB, 2 MiB above),
+ * shared by all threads under the class's mutex.  Each thread keeps a short
+ * list of free blocks per class in front (spool_cache in its heap), so most
+ * mallocs and frees touch neither the lock nor the slab.  The cache is bounded in bytes, so a thread never
  * hoards more than a few hundred KiB.
  */
 #ifndef HAK_SHARED_POOL_H
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../stats/count.h"
 #include "../thread.h"
 
 typedef struct spool_slab {
@@ -25,6 +26,7 @@ typedef struct spool_slab {
     uint16_t class_idx;
     bool listed; /* on its class's list of slabs with room */
     bool zeroed; /* its never-used blocks read as zero (a fresh or purged span) */
+    uint8_t span_kind;
     struct spool_slab *next, *prev;
 } spool_slab;
 
@@ -43,17 +45,25 @@ void spool_lock_all(void);
 void spool_unlock_all(void);
 void spool_reset_after_fork(void);
 
-static inline void *spool_alloc(hak_heap *h, unsigned cls)
+/* A block from the thread's cache, or NULL when the cache is empty or a
+ * purge tick is due: the caller takes the slow path (spool_alloc). */
+static inline void *spool_alloc_fast(hak_heap *h, unsigned cls)
 {
     spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
     void *b = c->head;
-    if (__builtin_expect(b != NULL, 1)) {
-        c->head = *(void **)b;
-        c->count--;
-        hak_heap_count_alloc(h);
-        return b;
-    }
-    return spool_alloc_slow(h, cls);
+    if (__builtin_expect(b == NULL || --h->ticks == 0, 0))
+        return NULL;
+    c->head = *(void **)b;
+    c->count--;
+    return b;
+}
+
+static inline void *spool_alloc(hak_heap *h, unsigned cls)
+{
+    if (h->ticks == 0)
+        hak_heap_tick(h);
+    void *b = spool_alloc_fast(h, cls);
+    return b != NULL ? b : spool_alloc_slow(h, cls);
 }
 
 static inline void spool_free(spool_slab *s, void *p)
@@ -64,6 +74,7 @@ static inline void spool_free(spool_slab *s, void *p)
         *(void **)p = c->head;
         c->head = p;
         c->count++;
+        hak_count_owner_free(h, s->class_idx);
         return;
     }
     spool_free_slow(h, s, p);

@@ -5,6 +5,7 @@
 
 #include "../env/env.h"
 #include "../registry.h"
+#include "../stats/stats.h"
 
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static tiny_segment *abandoned;
@@ -71,11 +72,13 @@ static tiny_segment *segment_new(hak_heap *h)
         }
     }
     segment_link(h, g);
+    hak_stat_count(HAK_STAT_TINY_SEGMENTS_NEW, 1);
     return g;
 }
 
 void segment_unmap(tiny_segment *g)
 {
+    hak_stat_count(HAK_STAT_TINY_SEGMENTS_RELEASED, 1);
     hak_reg_clear(g, (size_t)g->slab_count * TINY_SLAB_SIZE);
     hak_span_free(g->span_kind, g, false); /* the OS layer delays the purge of whole spans */
 }
@@ -112,6 +115,7 @@ static void slab_release_pages(tiny_slab *s)
 bool segment_free_slab(tiny_slab *s)
 {
     tiny_segment *g = s->segment;
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
     s->where = TINY_FREE_SLAB;
     s->freed_ms = hak_now_ms();
     s->purged = false;
@@ -148,6 +152,7 @@ void segment_purge(hak_heap *h, bool force)
 
 void segment_push_abandoned(tiny_segment *g)
 {
+    hak_stat_count(HAK_STAT_TINY_SEGMENTS_ABANDONED, 1);
     pthread_mutex_lock(&abandoned_lock);
     g->owner = NULL;
     g->prev = NULL;

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include "../size_class.h"
+#include "../stats/stats.h"
 #include "segment.h"
 
 /* The slab every class of a new heap points at: nothing to allocate, so the
@@ -59,6 +60,8 @@ static bool slab_drain_remote(tiny_slab *s)
     tail->next = s->free;
     s->free = list;
     s->used -= n;
+    hak_stat_count(HAK_STAT_TINY_DRAINS, 1);
+    hak_stat_count(HAK_STAT_TINY_DRAINED_BLOCKS, n);
     return true;
 }
 
@@ -110,6 +113,7 @@ static void slab_init(hak_heap *h, tiny_slab *s, unsigned cls)
     s->free = s->local_free = NULL;
     s->class_idx = (uint8_t)cls;
     s->where = TINY_CURRENT;
+    hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
     __atomic_store_n(&s->remote, NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&s->full, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->notify, TINY_NOTIFY_IDLE, __ATOMIC_RELAXED);
@@ -152,6 +156,7 @@ static void take_pending(hak_heap *h)
             sched_yield(); /* the pusher is between its CAS and its store */
         tiny_slab *next = s->pending_next; /* read before the slab can be queued again */
         slab_unpark(h, s);
+        hak_stat_count(HAK_STAT_TINY_PENDING_TAKEN, 1);
         __atomic_store_n(&s->notify, TINY_NOTIFY_IDLE, __ATOMIC_RELEASE);
         s = next;
     }
@@ -172,10 +177,13 @@ static void notify_owner(tiny_slab *s)
     } while (!__atomic_compare_exchange_n(&h->tiny_pending, &head, s, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
     __atomic_store_n(&s->notify, TINY_NOTIFY_QUEUED, __ATOMIC_RELEASE);
+    hak_stat_count(HAK_STAT_TINY_PENDING_ENQUEUED, 1);
 }
 
 void tiny_free_remote(tiny_slab *s, tiny_block *b)
 {
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
     tiny_block *head = __atomic_load_n(&s->remote, __ATOMIC_RELAXED);
     do {
         b->next = head;
@@ -193,6 +201,7 @@ static bool adopt_segment(hak_heap *h)
     tiny_segment *g = segment_pop_abandoned();
     if (g == NULL)
         return false;
+    hak_stat_count(HAK_STAT_TINY_SEGMENTS_ADOPTED, 1);
     segment_link(h, g);
     for (uint32_t m = segment_all_slabs(g) & ~g->free_mask; m != 0; m &= m - 1) {
         tiny_slab *s = &g->slabs[__builtin_ctz(m)];
@@ -251,6 +260,7 @@ void *tiny_alloc_slow(hak_heap *h, unsigned cls)
             return NULL;
         return tiny_alloc(h, cls);
     }
+    hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
     tiny_slab *s = h->tiny_cur[cls];
     if (s != &tiny_empty_slab) {
         if (slab_refill(s)) /* the current slab's own frees first: seed 000 */

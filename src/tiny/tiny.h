@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "../os.h"
+#include "../stats/count.h"
 #include "../thread.h"
 
 #define TINY_SLAB_SHIFT 16
@@ -92,17 +93,22 @@ void tiny_lock(void);
 void tiny_unlock(void);
 void tiny_reset_after_fork(void);
 
-static inline void *tiny_alloc(hak_heap *h, unsigned cls)
+/* A block from the current slab, or NULL: the caller takes the slow path. */
+static inline void *tiny_alloc_fast(hak_heap *h, unsigned cls)
 {
     tiny_slab *s = h->tiny_cur[cls];
     tiny_block *b = s->free;
     if (__builtin_expect(b != NULL, 1)) {
         s->free = b->next;
         s->used++;
-        hak_heap_count_alloc(h);
-        return b;
     }
-    return tiny_alloc_slow(h, cls);
+    return b;
+}
+
+static inline void *tiny_alloc(hak_heap *h, unsigned cls)
+{
+    void *b = tiny_alloc_fast(h, cls);
+    return b != NULL ? b : tiny_alloc_slow(h, cls);
 }
 
 static inline void tiny_free(tiny_slab *s, void *p)
@@ -112,6 +118,7 @@ static inline void tiny_free(tiny_slab *s, void *p)
     if (__builtin_expect(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h, 1)) {
         b->next = s->local_free;
         s->local_free = b;
+        hak_count_owner_free(h, s->class_idx);
         if (__builtin_expect(--s->used == 0 || __atomic_load_n(&s->full, __ATOMIC_RELAXED), 0))
             tiny_free_owner_slow(h, s);
         return;

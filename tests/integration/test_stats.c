@@ -1,0 +1,320 @@
+/*
+ * The statistics tell the truth: exact counts for known allocations (some
+ * freed by another thread), a histogram whose total is the allocation
+ * count, dumps that jq accepts, complete snapshots while threads allocate
+ * and signals arrive, one dump per process across fork, and zeros when
+ * counting is off.  ctest runs it with HAKMEM_STATS=1 HAKMEM_SIZE_HIST=1.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hakmem.h"
+#include "itest.h"
+
+static char *self;
+
+static unsigned long long stat_of(const char *path)
+{
+    unsigned long long v = 0;
+    if (hak_stats_get(path, &v) != 0)
+        fail_msg("hak_stats_get(\"%s\") found nothing", path);
+    return v;
+}
+
+/* The figure if the document has it, else 0 (a class with no activity yet
+ * is not listed). */
+static unsigned long long stat_or_zero(const char *path)
+{
+    unsigned long long v = 0;
+    return hak_stats_get(path, &v) == 0 ? v : 0;
+}
+
+// ------------------------------------------------------------ exact counts
+
+#define TINY_SIZE 200  /* class 208 (index 12): nothing else here uses it */
+#define TINY_CLASS "12"
+#define MID_SIZE 5000  /* class 5120 (index 49), histogram bucket 8192 */
+#define MID_CLASS "49"
+#define N_TINY 1000
+#define N_REMOTE 400
+#define N_MID 300
+
+static void *blocks[N_TINY];
+static pthread_barrier_t go;
+
+static void *remote_freer(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&go); /* the counters' "before" is read by now */
+    for (int i = 0; i < N_REMOTE; i++)
+        free(blocks[i]);
+    return NULL;
+}
+
+static void test_counts_are_exact(void **state)
+{
+    (void)state;
+    pthread_t t;
+    pthread_barrier_init(&go, NULL, 2);
+    assert_int_equal(pthread_create(&t, NULL, remote_freer, NULL), 0); /* before "before" */
+    unsigned long long alloc0 = stat_or_zero("classes." TINY_CLASS ".alloc");
+    unsigned long long free0 = stat_or_zero("classes." TINY_CLASS ".free");
+    unsigned long long remote0 = stat_or_zero("classes." TINY_CLASS ".free_remote");
+    unsigned long long bytes0 = stat_or_zero("classes." TINY_CLASS ".bytes_requested");
+    unsigned long long mid0 = stat_or_zero("classes." MID_CLASS ".alloc");
+    unsigned long long bucket0 = stat_or_zero("histogram.buckets.8192.count");
+    unsigned long long large0 = stat_of("tiers.large.alloc");
+
+    for (int i = 0; i < N_TINY; i++)
+        blocks[i] = malloc(TINY_SIZE);
+    void *mid[N_MID];
+    for (int i = 0; i < N_MID; i++)
+        mid[i] = malloc(MID_SIZE);
+    void *large[3];
+    for (int i = 0; i < 3; i++)
+        large[i] = malloc(3 * MiB);
+    pthread_barrier_wait(&go);
+    pthread_join(t, NULL);
+    for (int i = N_REMOTE; i < N_TINY; i++)
+        free(blocks[i]);
+
+    assert_int_equal(stat_of("classes." TINY_CLASS ".alloc") - alloc0, N_TINY);
+    assert_int_equal(stat_of("classes." TINY_CLASS ".free") - free0, N_TINY);
+    assert_int_equal(stat_of("classes." TINY_CLASS ".free_remote") - remote0, N_REMOTE);
+    assert_int_equal(stat_of("classes." TINY_CLASS ".bytes_requested") - bytes0,
+                     (unsigned long long)N_TINY * TINY_SIZE);
+    assert_int_equal(stat_of("classes." TINY_CLASS ".size"), 208);
+    assert_int_equal(stat_of("classes." MID_CLASS ".alloc") - mid0, N_MID);
+    assert_int_equal(stat_of("histogram.buckets.8192.count") - bucket0, N_MID);
+    assert_int_equal(stat_of("tiers.large.alloc") - large0, 3);
+    for (int i = 0; i < N_MID; i++)
+        free(mid[i]);
+    for (int i = 0; i < 3; i++)
+        free(large[i]);
+}
+
+/* Every allocation lands in exactly one histogram bucket and one tier. */
+static void test_totals_agree(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ITEST_N_TIER_SIZES; i++)
+        free(malloc(itest_tier_sizes[i]));
+    unsigned long long alloc = stat_of("totals.alloc");
+    unsigned long long tiers = stat_of("tiers.tiny.alloc") + stat_of("tiers.mid.alloc") +
+                               stat_of("tiers.pool.alloc") + stat_of("tiers.large.alloc");
+    assert_int_equal(alloc, tiers);
+    unsigned long long hist = 0;
+    for (int b = 0; b < 64; b++) {
+        char path[64];
+        snprintf(path, sizeof path, "histogram.buckets.%llu.count", 1ull << b);
+        hist += stat_or_zero(path);
+    }
+    assert_int_equal(hist, alloc);
+    assert_true(stat_of("totals.bytes_allocated") >= stat_of("totals.bytes_requested"));
+    assert_int_equal(stat_of("histogram.enabled"), 1);
+}
+
+// ------------------------------------------------------------ the document
+
+static int run_jq(const char *filter, const char *file)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "jq -e '%s' '%s' >/dev/null 2>&1", filter, file);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_dump_is_valid_json(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/hakmem-stats-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(hak_stats_dump(fd), 0);
+    close(fd);
+    assert_int_equal(run_jq(".", path), 0);
+    assert_int_equal(run_jq(".schema == \"hakmem.stats/1\" and .reason == \"api\"", path), 0);
+    assert_int_equal(run_jq(".totals.alloc > 0 and (.classes | length) > 0", path), 0);
+    assert_int_equal(run_jq("[.config[] | select(.name == \"HAKMEM_STATS\")][0].source == "
+                            "\"environment\"",
+                            path),
+                     0);
+    unlink(path);
+}
+
+// ------------------------------------------------------------ child programs
+
+static pid_t spawn_self(const char *mode, char *const envp[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = {self, (char *)mode, NULL};
+        execve("/proc/self/exe", argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static volatile int stop_threads;
+
+static void *churn(void *arg)
+{
+    uint64_t rng = (uint64_t)(uintptr_t)arg;
+    void *keep[64] = {0};
+    while (!stop_threads) {
+        unsigned k = (unsigned)(itest_rand(&rng) % 64);
+        free(keep[k]);
+        keep[k] = malloc(itest_rand_size(&rng, 64 * KiB));
+    }
+    for (int k = 0; k < 64; k++)
+        free(keep[k]);
+    return NULL;
+}
+
+/* Mode "signal-child": allocates from three threads for a while; the
+ * parent sends HAKMEM_STATS_SIGNAL meanwhile. */
+static int signal_child(void)
+{
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
+    itest_sleep_ms(1500);
+    stop_threads = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+
+static bool file_is_complete_json(const char *path)
+{
+    return run_jq(".schema == \"hakmem.stats/1\"", path) == 0;
+}
+
+/* Snapshots by signal while threads allocate: every version of the file a
+ * reader can open is a whole document (the writer renames a finished one
+ * into place). */
+static void test_signal_snapshots_are_whole(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hakmem-sig-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file_env[256], file[256];
+    snprintf(file_env, sizeof file_env, "HAKMEM_STATS_FILE=%s/snap.json", dir);
+    snprintf(file, sizeof file, "%s/snap.json", dir);
+    char *envp[] = {"HAKMEM_STATS_SIGNAL=USR2", file_env, NULL};
+    pid_t pid = spawn_self("signal-child", envp);
+    itest_sleep_ms(200); /* the child has initialised hakmem and installed the handler */
+    int seen = 0;
+    for (int i = 0; i < 40; i++) {
+        kill(pid, SIGUSR2);
+        itest_sleep_ms(20);
+        if (access(file, R_OK) == 0) {
+            assert_true(file_is_complete_json(file));
+            seen++;
+        }
+    }
+    assert_int_equal(wait_exit(pid), 0);
+    assert_true(seen > 10);
+    assert_int_equal(run_jq(".reason == \"signal\" and .threads.started >= 4", file), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Mode "fork-child": allocates, forks a child that allocates a known
+ * number of blocks, and both exit normally. */
+static int fork_child(void)
+{
+    for (int i = 0; i < 5000; i++)
+        free(malloc(100));
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 7; i++)
+            free(malloc(MID_SIZE));
+        exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+}
+
+/* HAKMEM_STATS_FILE with %p: the parent and its forked child write one
+ * dump each, and the child's counts start from zero at the fork. */
+static void test_dump_per_process_at_exit(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hakmem-exit-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file_env[256];
+    snprintf(file_env, sizeof file_env, "HAKMEM_STATS_FILE=%s/d.%%p.json", dir);
+    char *envp[] = {"HAKMEM_STATS=1", file_env, NULL};
+    pid_t pid = spawn_self("fork-child", envp);
+    assert_int_equal(wait_exit(pid), 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "set -e; cd '%s'; test $(ls d.*.json | wc -l) -eq 2; test -f d.%d.json; "
+             "jq -e '.reason == \"exit\" and .pid == %d and .totals.alloc >= 5000' d.%d.json; "
+             "child=$(ls d.*.json | grep -v d.%d.json); "
+             "jq -e '.totals.alloc < 100 and ([.classes[] | select(.size == 5120)][0].alloc == 7)' "
+             "$child",
+             dir, pid, pid, pid, pid);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Mode "off-child": without HAKMEM_STATS nothing is counted. */
+static int off_child(void)
+{
+    for (int i = 0; i < 1000; i++)
+        free(malloc(64));
+    unsigned long long v = 1;
+    return hak_stats_get("totals.alloc", &v) == 0 && v == 0 ? 0 : 1;
+}
+
+static void test_counting_off_counts_nothing(void **state)
+{
+    (void)state;
+    char *envp[] = {NULL};
+    assert_int_equal(wait_exit(spawn_self("off-child", envp)), 0);
+}
+
+int main(int argc, char **argv)
+{
+    self = argv[0];
+    if (argc > 1 && strcmp(argv[1], "signal-child") == 0)
+        return signal_child();
+    if (argc > 1 && strcmp(argv[1], "fork-child") == 0)
+        return fork_child();
+    if (argc > 1 && strcmp(argv[1], "off-child") == 0)
+        return off_child();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counts_are_exact),
+        cmocka_unit_test(test_totals_agree),
+        cmocka_unit_test(test_dump_is_valid_json),
+        cmocka_unit_test(test_signal_snapshots_are_whole),
+        cmocka_unit_test(test_dump_per_process_at_exit),
+        cmocka_unit_test(test_counting_off_counts_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
