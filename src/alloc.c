@@ -9,25 +9,37 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "env/env.h"
 #include "init.h"
 #include "large.h"
 #include "mid/shared_pool.h"
 #include "registry.h"
 #include "size_class.h"
 #include "stats/count.h"
-#include "tiny/tiny.h"
+#include "slab/slab.h"
 
 // ------------------------------------------------------------ routing
+
+/* Set once at initialisation from the env table. */
+static unsigned slab_limit = HAK_TINY_CLASSES; /* classes below it: the slab engine */
+static bool l2_to_next;                        /* HAKMEM_WRAP_L2=0 */
+
+void hak_alloc_configure(void)
+{
+    slab_limit = hak_env.mf2_enable ? HAK_SLAB_CLASSES : HAK_TINY_CLASSES;
+    l2_to_next = !hak_env.wrap_l2;
+}
+
+/* Mid and pool sizes: what HAKMEM_WRAP_L2=0 hands to the next allocator. */
+static bool is_l2(size_t size) { return size > HAK_TINY_MAX && size <= HAK_POOL_MAX; }
 
 static inline void *alloc_class(unsigned cls)
 {
     hak_heap *h = hak_tls_heap;
-    if (cls < HAK_TINY_CLASSES)
-        return tiny_alloc(h, cls);
+    if (cls < slab_limit)
+        return slab_alloc(h, cls);
     return spool_alloc(h, cls);
 }
-
-
 
 /* Tiers fail with NULL both when memory is exhausted and when hakmem is
  * still initialising on this thread; only the first is an error. */
@@ -56,9 +68,17 @@ static inline void *alloc_aligned(size_t align, size_t size)
 {
     if (align <= 16)
         return hak_malloc(size);
+    if (l2_to_next && is_l2(size) && hak_init()) {
+        void *p = hak_next_memalign(align, size);
+        if (p != NULL || errno != EAGAIN)
+            return p;
+    }
     if (size <= HAK_POOL_MAX && align <= HAK_POOL_MAX) {
         unsigned cls = hak_aligned_class(size, align);
-        void *p = alloc_class(cls);
+        /* An MF2 page's blocks are only page-aligned in the SuperSlab's
+         * first slab (its header comes first): the shared pool's are not. */
+        bool pool = cls >= HAK_TINY_CLASSES && align > HAK_PAGE_SIZE;
+        void *p = pool ? spool_alloc(hak_tls_heap, cls) : alloc_class(cls);
         if (p == NULL)
             return alloc_failed(size, align);
         hak_count_alloc(hak_tls_heap, cls, size);
@@ -71,8 +91,20 @@ static bool valid_alignment(size_t align) { return align != 0 && (align & (align
 
 // ------------------------------------------------------------ malloc / free
 
+/* A miss of the fast paths, or a size WRAP_L2=0 hands on.  The heap (and
+ * with it the configuration) is set up first, so even the very first
+ * request goes where the environment says. */
 static __attribute__((noinline)) void *malloc_slow(unsigned cls, size_t size)
 {
+    if (hak_tls_heap == &hak_empty_heap && hak_heap_acquire() == NULL)
+        return alloc_failed(size, 16);
+    if (l2_to_next && is_l2(size)) {
+        void *p = hak_next_malloc(size);
+        if (p != NULL || errno != EAGAIN)
+            return p;
+    }
+    if (size > HAK_TINY_MAX)
+        cls = hak_size_to_class(size); /* the fast path's guess may predate the configuration */
     void *p = alloc_class(cls);
     if (p == NULL)
         return alloc_failed(size, 16);
@@ -90,10 +122,13 @@ HAK_API void *hak_malloc(size_t size)
         void *p;
         if (size <= HAK_TINY_MAX) {
             cls = hak_tiny_class_of[(size + 15) >> 4];
-            p = tiny_alloc_fast(hak_tls_heap, cls);
+            p = slab_alloc_fast(hak_tls_heap, cls);
+        } else if (__builtin_expect(l2_to_next, 0)) {
+            return malloc_slow(0, size);
         } else {
             cls = hak_size_to_class(size);
-            p = spool_alloc_fast(hak_tls_heap, cls);
+            p = cls < slab_limit ? slab_alloc_fast(hak_tls_heap, cls)
+                                 : spool_alloc_fast(hak_tls_heap, cls);
         }
         if (__builtin_expect(p == NULL, 0))
             return malloc_slow(cls, size);
@@ -123,8 +158,8 @@ static __attribute__((noinline)) void free_other(hak_reg_entry e, void *p)
 HAK_API void hak_free(void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
-    if (__builtin_expect(hak_reg_kind(e) == HAK_KIND_TINY, 1)) {
-        tiny_free(hak_reg_meta(e), p);
+    if (__builtin_expect(hak_reg_kind(e) == HAK_KIND_SLAB, 1)) {
+        slab_free(hak_reg_meta(e), p);
         return;
     }
     if (hak_reg_kind(e) == HAK_KIND_SPOOL) {
@@ -138,8 +173,8 @@ HAK_API size_t hak_malloc_usable_size(void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
     switch (hak_reg_kind(e)) {
-    case HAK_KIND_TINY:
-        return ((tiny_slab *)hak_reg_meta(e))->block_size;
+    case HAK_KIND_SLAB:
+        return ((hak_slab *)hak_reg_meta(e))->block_size;
     case HAK_KIND_SPOOL:
         return ((spool_slab *)hak_reg_meta(e))->block_size;
     case HAK_KIND_LARGE: {
@@ -175,9 +210,14 @@ HAK_API void *hak_calloc(size_t count, size_t size)
     }
     if (total > HAK_POOL_MAX)
         return alloc_large(total, 16, true); /* fresh mappings are already zero */
+    if (l2_to_next && is_l2(total) && hak_init()) {
+        void *p = hak_next_calloc(total);
+        if (p != NULL || errno != EAGAIN)
+            return p;
+    }
     unsigned cls = hak_size_to_class_fast(total);
     hak_heap *h = hak_tls_heap;
-    if (cls >= HAK_MID_FIRST && h != &hak_empty_heap) {
+    if (cls >= slab_limit && h != &hak_empty_heap) {
         void *p = spool_calloc(h, cls, total);
         if (p == NULL)
             return alloc_failed(total, 16);
@@ -211,10 +251,11 @@ static bool fits_in_place(size_t usable, size_t size)
 
 /* A large block stays a mapping unless it shrinks to a mid size: moving it
  * into the pool would copy (and fault in) up to 1 MiB, where trimming the
- * mapping costs at most one munmap. */
+ * mapping costs at most one munmap.  With HAKMEM_WRAP_L2=0 a pool size
+ * moves to the next allocator like any other. */
 static void *realloc_large(large_header *h, void *p, size_t size)
 {
-    if (size > HAK_MID_MAX) {
+    if (size > HAK_POOL_MAX || (size > HAK_MID_MAX && !l2_to_next)) {
         void *q = large_realloc(h, size);
         if (q == NULL)
             errno = ENOMEM;
@@ -240,12 +281,18 @@ HAK_API void *hak_realloc(void *p, size_t size)
             return realloc_large(h, p, size);
     }
     size_t usable = hak_malloc_usable_size(p);
-    if (hak_reg_kind(e) != HAK_KIND_NONE && fits_in_place(usable, size)) {
+    bool stays = fits_in_place(usable, size) && !(l2_to_next && is_l2(size));
+    if (hak_reg_kind(e) != HAK_KIND_NONE && stays) {
         hak_stat_count(HAK_STAT_REALLOC_IN_PLACE, 1);
         return p;
     }
     if (hak_reg_kind(e) != HAK_KIND_NONE || hak_bootstrap_owns(p))
         return realloc_move(p, usable, size);
+    if (l2_to_next && is_l2(size)) { /* the next allocator's block stays its own */
+        void *q = hak_next_realloc(p, size);
+        if (q != NULL || errno != EAGAIN)
+            return q;
+    }
     /* Foreign: move it into hakmem and let the next allocator free it. */
     void *q = hak_malloc(size);
     if (q != NULL) {

@@ -13,4 +13,15 @@
 void hak_foreign_free(void *p);
 size_t hak_foreign_usable_size(void *p);
 
+/* The next allocator's malloc family, for HAKMEM_WRAP_L2=0.  NULL with
+ * errno EAGAIN when it cannot be reached (while dlsym itself runs, or no
+ * next allocator exists): the caller serves the request itself. */
+void *hak_next_malloc(size_t size);
+void *hak_next_calloc(size_t size);
+void *hak_next_realloc(void *p, size_t size);
+void *hak_next_memalign(size_t align, size_t size);
+
+/* Reads the routing switches (HAKMEM_MF2_ENABLE, HAKMEM_WRAP_L2) at init. */
+void hak_alloc_configure(void);
+
 #endif /* HAK_ALLOC_H */

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "env/env.h"
 #include "large.h"
 #include "meta.h"
@@ -11,7 +12,7 @@
 #include "os.h"
 #include "stats/stats.h"
 #include "thread.h"
-#include "tiny/tiny.h"
+#include "slab/slab.h"
 
 enum { INIT_NONE, INIT_RUNNING, INIT_READY };
 
@@ -26,7 +27,7 @@ static pthread_t init_thread;
 static void fork_prepare(void)
 {
     hak_heaps_lock();
-    tiny_lock();
+    slab_lock();
     spool_lock_all();
     large_lock();
     hak_os_lock();
@@ -39,7 +40,7 @@ static void fork_parent(void)
     hak_os_unlock();
     large_unlock();
     spool_unlock_all();
-    tiny_unlock();
+    slab_unlock();
     hak_heaps_unlock();
 }
 
@@ -49,7 +50,7 @@ static void fork_child(void)
     hak_os_reset_after_fork();
     large_reset_after_fork();
     spool_reset_after_fork();
-    tiny_reset_after_fork();
+    slab_reset_after_fork();
     hak_stats_reset_after_fork();
     hak_stats_mark_start();
     hak_heaps_reclaim_after_fork();
@@ -63,7 +64,7 @@ static void init_once(void)
     hak_stats_init();
     hak_stats_dump_init();
     hak_os_init();
-    tiny_init();
+    hak_alloc_configure();
     hak_thread_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

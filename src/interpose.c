@@ -6,6 +6,7 @@
  * one is seen.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,38 +35,88 @@ HAK_API void cfree(void *p) { hak_free(p); }
 
 // ------------------------------------------------------------ the next allocator
 
-static void (*next_free)(void *);
-static size_t (*next_usable_size)(void *);
-/* dlsym may allocate (its error state); if that somehow frees a foreign
- * pointer, we must not resolve again from inside the resolution. */
+/* Resolved together, the first time a foreign pointer or a forwarded size
+ * (HAKMEM_WRAP_L2=0) needs them. */
+static struct {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*memalign)(size_t, size_t);
+    void (*free)(void *);
+    size_t (*usable_size)(void *);
+} next;
+static bool next_ready;
+/* dlsym may allocate (its error state): a request that arrives while it
+ * runs is served by hakmem itself rather than resolved again. */
 static __thread bool resolving __attribute__((tls_model("initial-exec")));
+
+static void *next_symbol(const char *name, void *ours)
+{
+    void *f = dlsym(RTLD_NEXT, name);
+    return f == ours ? NULL : f;
+}
 
 static bool resolve_next(void)
 {
-    if (__atomic_load_n(&next_free, __ATOMIC_ACQUIRE) != NULL)
-        return true;
+    if (__atomic_load_n(&next_ready, __ATOMIC_ACQUIRE))
+        return next.free != NULL;
     if (resolving)
         return false;
     resolving = true;
-    void *usable = dlsym(RTLD_NEXT, "malloc_usable_size");
-    void *fr = dlsym(RTLD_NEXT, "free");
+    next.malloc = next_symbol("malloc", (void *)malloc);
+    next.calloc = next_symbol("calloc", (void *)calloc);
+    next.realloc = next_symbol("realloc", (void *)realloc);
+    next.memalign = next_symbol("memalign", (void *)memalign);
+    next.usable_size = next_symbol("malloc_usable_size", (void *)malloc_usable_size);
+    next.free = next_symbol("free", (void *)free);
     resolving = false;
-    if (fr == NULL || fr == (void *)free)
-        return false;
-    __atomic_store_n(&next_usable_size, (size_t(*)(void *))usable, __ATOMIC_RELEASE);
-    __atomic_store_n(&next_free, (void (*)(void *))fr, __ATOMIC_RELEASE);
-    return true;
+    __atomic_store_n(&next_ready, true, __ATOMIC_RELEASE);
+    return next.free != NULL;
 }
 
 void hak_foreign_free(void *p)
 {
     if (resolve_next())
-        next_free(p);
+        next.free(p);
 }
 
 size_t hak_foreign_usable_size(void *p)
 {
-    if (resolve_next() && next_usable_size != NULL && next_usable_size != malloc_usable_size)
-        return next_usable_size(p);
+    if (resolve_next() && next.usable_size != NULL)
+        return next.usable_size(p);
     return 0;
+}
+
+static void *unreachable(void)
+{
+    errno = EAGAIN;
+    return NULL;
+}
+
+void *hak_next_malloc(size_t size)
+{
+    if (!resolve_next() || next.malloc == NULL)
+        return unreachable();
+    return next.malloc(size);
+}
+
+void *hak_next_calloc(size_t size)
+{
+    if (!resolve_next() || next.calloc == NULL)
+        return unreachable();
+    return next.calloc(1, size);
+}
+
+void *hak_next_realloc(void *p, size_t size)
+{
+    if (!resolve_next() || next.realloc == NULL)
+        return unreachable();
+    return next.realloc(p, size);
+}
+
+void *hak_next_memalign(size_t align, size_t size)
+{
+    if (!resolve_next() || next.memalign == NULL)
+        return unreachable();
+    return next.memalign(align, size);
 }

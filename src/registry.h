@@ -25,7 +25,7 @@
 typedef uintptr_t hak_reg_entry;
 enum hak_kind {
     HAK_KIND_NONE = 0,
-    HAK_KIND_TINY = 1,  /* -> struct tiny_slab */
+    HAK_KIND_SLAB = 1,  /* -> struct hak_slab */
     HAK_KIND_SPOOL = 2, /* -> struct spool_slab (mid and pool tiers) */
     HAK_KIND_LARGE = 3, /* -> struct large_header */
 };

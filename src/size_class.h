@@ -15,6 +15,8 @@ enum hak_tier { HAK_TIER_TINY, HAK_TIER_MID, HAK_TIER_POOL };
 #define HAK_MID_FIRST 32    /* classes 32..71: 1152 B .. 32 KiB */
 #define HAK_POOL_FIRST 72   /* classes 72..111: 36 KiB .. 1 MiB */
 #define HAK_MID_CLASSES (HAK_POOL_FIRST - HAK_MID_FIRST)
+/* Classes the slab engine may serve: tiny always, mid with MF2 on. */
+#define HAK_SLAB_CLASSES HAK_POOL_FIRST
 #define HAK_POOL_CLASSES (HAK_CLASS_COUNT - HAK_POOL_FIRST)
 #define HAK_TINY_MAX ((size_t)1024)
 #define HAK_MID_MAX ((size_t)32 << 10)

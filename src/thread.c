@@ -1,17 +1,18 @@
 #include "thread.h"
 
 #include <pthread.h>
+#include <time.h>
 
 #include "init.h"
 #include "large.h"
 #include "meta.h"
 #include "mid/shared_pool.h"
-#include "tiny/tiny.h"
+#include "slab/slab.h"
 
 __thread hak_heap *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_empty_heap;
 
 hak_heap hak_empty_heap = {
-    .tiny_cur = {[0 ... HAK_TINY_CLASSES - 1] = &tiny_empty_slab},
+    .slab_cur = {[0 ... HAK_SLAB_CLASSES - 1] = &slab_empty},
 };
 
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -71,8 +72,9 @@ hak_heap *hak_heap_acquire(void)
     hak_heap *h = hak_meta_alloc(sizeof(hak_heap));
     if (h == NULL)
         return NULL;
-    for (unsigned c = 0; c < HAK_TINY_CLASSES; c++)
-        h->tiny_cur[c] = &tiny_empty_slab;
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        h->slab_cur[c] = &slab_empty;
+    h->last_active_us = hak_now_us();
     spool_cache_init(h);
     h->ticks = HAK_HEAP_TICK_ALLOCS;
     h->last_purge_ms = h->last_cache_flush_ms = hak_now_ms();
@@ -113,8 +115,8 @@ void hak_heap_purge(hak_heap *h, bool force)
         spool_cache_init(h);
         h->last_cache_flush_ms = now;
     }
-    tiny_reclaim_abandoned(h);
-    tiny_heap_purge(h, force);
+    slab_reclaim_abandoned(h);
+    slab_heap_purge(h, force);
     large_purge(force);
     hak_os_purge(force);
 }
@@ -132,16 +134,38 @@ void hak_heap_tick(hak_heap *h)
 static void heap_give_back(hak_heap *h, bool after_fork)
 {
     spool_cache_flush(h, false);
-    tiny_heap_abandon(h, after_fork);
+    slab_heap_abandon(h, after_fork);
     hak_stats_retire(h);
 }
 
 void hak_heap_release(hak_heap *h)
 {
     hak_stat_count(HAK_STAT_THREADS_EXITED, 1); /* the thread's heap is gone: into the totals */
+    heap_list_remove(h); /* first: no thread may adopt from it while it goes */
     heap_give_back(h, false);
-    heap_list_remove(h);
     hak_meta_free(h, sizeof(hak_heap));
+}
+
+/* The coarse clock: a few ns from the vDSO, millisecond-grained, which
+ * suits idle thresholds of milliseconds. */
+uint64_t hak_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_heap *, void *),
+                          void *ctx)
+{
+    uint64_t now = hak_now_us();
+    pthread_mutex_lock(&heaps_lock);
+    for (hak_heap *h = heaps; h != NULL; h = h->next) {
+        uint64_t active = __atomic_load_n(&h->last_active_us, __ATOMIC_RELAXED);
+        if (h != self && now - active >= threshold_us)
+            fn(h, ctx);
+    }
+    pthread_mutex_unlock(&heaps_lock);
 }
 
 void hak_heaps_lock(void) { pthread_mutex_lock(&heaps_lock); }

@@ -1,8 +1,9 @@
 /*
  * Per-thread heaps.
  *
- * Every thread that allocates gets a hak_heap: its tiny slabs by class, its
- * small caches in front of the shared pools, and the SuperSlabs it owns.
+ * Every thread that allocates gets a hak_heap: its slabs by class (tiny
+ * blocks, and MF2's mid pages), its small caches in front of the shared
+ * pool, and the SuperSlabs it owns.
  * The fast paths reach it through one initial-exec TLS pointer (a shared
  * library's default TLS model would call __tls_get_addr on every access).
  * Until a thread's first slow path the pointer names hak_empty_heap, whose
@@ -17,8 +18,8 @@
 #include "size_class.h"
 #include "stats/stats.h"
 
-struct tiny_slab;
-struct tiny_segment;
+struct hak_slab;
+struct slab_segment;
 
 /* A thread's cache of free blocks of one mid or pool class: a list threaded
  * through the blocks, at most `limit` long. */
@@ -29,16 +30,19 @@ typedef struct spool_cache {
 } spool_cache;
 
 typedef struct hak_heap {
-    /* Hot: the slab each tiny class allocates from (never NULL). */
-    struct tiny_slab *tiny_cur[HAK_TINY_CLASSES];
+    /* Hot: the slab each class allocates from (never NULL). */
+    struct hak_slab *slab_cur[HAK_SLAB_CLASSES];
     spool_cache spool[HAK_CLASS_COUNT - HAK_MID_FIRST];
 
-    /* Owner-only tiny lists: slabs with free blocks, and slabs found full. */
-    struct tiny_slab *tiny_avail[HAK_TINY_CLASSES];
-    struct tiny_slab *tiny_full[HAK_TINY_CLASSES];
+    /* Owner-only lists: slabs with free blocks, and slabs found full. */
+    struct hak_slab *slab_avail[HAK_SLAB_CLASSES];
+    struct hak_slab *slab_full[HAK_SLAB_CLASSES];
+    /* Blocks taken from an idle thread's pages, handed out before a new page. */
+    void *slab_borrowed[HAK_SLAB_CLASSES];
     /* Full slabs that received remote frees, pushed by the freeing threads. */
-    struct tiny_slab *tiny_pending;
-    struct tiny_segment *segments; /* SuperSlabs (or single-slab segments) owned */
+    struct hak_slab *slab_pending;
+    uint64_t last_active_us; /* the owner's last slow path (idle adoption) */
+    struct slab_segment *segments; /* SuperSlabs (or single-slab segments) owned */
     uint32_t ticks;                /* allocations until the next hak_heap_tick */
     uint64_t last_purge_ms;
     uint64_t last_cache_flush_ms;
@@ -61,7 +65,18 @@ hak_heap *hak_heap_acquire(void);
  * allocations (local frees go to local_free, not free); the thread caches
  * can be hit forever, hence the count there. */
 #define HAK_HEAP_TICK_ALLOCS 4096u
+#define HAK_HEAP_TICK_SLOW 64u /* a slow path counts as this many allocations */
 void hak_heap_tick(hak_heap *h);
+
+/* A slow path's share of the count: the clock is read once per tick, not
+ * on every refill (in Python's pattern a fifth of tiny allocations refill). */
+static inline void hak_heap_count_slow(hak_heap *h)
+{
+    if (h->ticks <= HAK_HEAP_TICK_SLOW)
+        hak_heap_tick(h);
+    else
+        h->ticks -= HAK_HEAP_TICK_SLOW;
+}
 /* The purge itself; force: now, whatever the delay. */
 void hak_heap_purge(hak_heap *h, bool force);
 
@@ -71,6 +86,12 @@ void hak_heap_release(hak_heap *h);
 void hak_thread_init(void);
 void hak_heaps_lock(void);
 void hak_heaps_unlock(void);
+/* Calls fn for every other live heap whose owner has not taken a slow path
+ * for threshold_us, with the list locked (the heap cannot be released). */
+void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_heap *, void *),
+                          void *ctx);
+uint64_t hak_now_us(void);
+
 /* In a fork child: every heap but the caller's belongs to a thread that no
  * longer exists; their memory is handed back at the child's first purge. */
 void hak_heaps_reclaim_after_fork(void);

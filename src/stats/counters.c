@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "../env/env.h"
 #include "../os.h"
@@ -9,6 +10,14 @@
 
 bool hak_stats_enabled;
 bool hak_hist_enabled;
+bool hak_lock_stats_enabled;
+
+uint64_t hak_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* Counts of exited threads and of events with no heap to count in. */
 static hak_stats_shard totals;
@@ -28,6 +37,7 @@ void hak_stats_init(void)
 {
     hak_stats_enabled = hak_env.stats || hak_env.stats_signal != 0;
     hak_hist_enabled = hak_stats_enabled && hak_env.size_hist;
+    hak_lock_stats_enabled = hak_stats_enabled && hak_env.shared_pool_lock_stats;
 }
 
 // ------------------------------------------------------------ counting
@@ -190,12 +200,24 @@ void hak_stats_collect(hak_stats_shard *out)
     }
 }
 
+/* A fork child counts its own events from zero, but levels derived from
+ * counters carry over: slabs_new restarts at the slabs in use it inherited
+ * (slabs_in_use = slabs_new - slabs_released stays true), and threads
+ * started at the forking thread, if it has a heap. */
 void hak_stats_reset_after_fork(void)
 {
+    static hak_stats_shard inherited; /* too big for the stack of a fork handler */
+    hak_stats_collect(&inherited);
     pthread_mutex_init(&slots_lock, NULL);
     memset(&totals, 0, sizeof(totals));
     for (size_t c = 0; c < SLOT_CHUNKS && slot_chunks[c] != NULL; c++)
         for (size_t i = 0; i < SLOTS_PER_CHUNK; i++)
             if (slot_chunks[c][i] != NULL)
                 memset(&slot_chunks[c][i]->stats, 0, sizeof(hak_stats_shard));
+    for (unsigned c = 0; c < HAK_CLASS_COUNT; c++) {
+        uint64_t made = inherited.cls[c][HAK_CSTAT_SLABS_NEW];
+        uint64_t gone = inherited.cls[c][HAK_CSTAT_SLABS_RELEASED];
+        totals.cls[c][HAK_CSTAT_SLABS_NEW] = made > gone ? made - gone : 0;
+    }
+    totals.global[HAK_STAT_THREADS_STARTED] = hak_tls_heap != &hak_empty_heap;
 }

@@ -81,6 +81,8 @@ static void take_snapshot(snapshot *snap, const char *reason)
     snap->rss = rss_bytes();
     struct rusage ru;
     snap->rss_peak = getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
+    if (snap->rss_peak < snap->rss) /* the kernel's high-water mark lags the current count */
+        snap->rss_peak = snap->rss;
 }
 
 static uint64_t class_sum(const snapshot *snap, unsigned tier, hak_class_stat_id id)
@@ -146,6 +148,12 @@ static void walk_tier(const visitor *v, const snapshot *snap, unsigned tier)
     v->number(v->ctx, "slabs_in_use", class_sum(snap, tier, HAK_CSTAT_SLABS_NEW) -
                                           class_sum(snap, tier, HAK_CSTAT_SLABS_RELEASED));
     walk_group(v, snap, tier_names[tier]);
+    if (tier == HAK_TIER_MID) {
+        v->open(v->ctx, "mf2", false);
+        v->boolean(v->ctx, "enabled", hak_env.mf2_enable);
+        walk_group(v, snap, "mf2");
+        v->close(v->ctx, false);
+    }
     v->close(v->ctx, false);
 }
 
@@ -239,6 +247,9 @@ static void stats_walk(const visitor *v, const snapshot *snap)
     walk_group(v, snap, "threads");
     v->number(v->ctx, "live", snap->s.global[HAK_STAT_THREADS_STARTED] -
                                   snap->s.global[HAK_STAT_THREADS_EXITED]);
+    v->close(v->ctx, false);
+    v->open(v->ctx, "segments", false);
+    walk_group(v, snap, "segments");
     v->close(v->ctx, false);
     v->open(v->ctx, "os", false);
     walk_group(v, snap, "os");

@@ -42,6 +42,18 @@ typedef struct hak_stats_shard {
 
 extern bool hak_stats_enabled; /* HAKMEM_STATS=1 or a HAKMEM_STATS_SIGNAL */
 extern bool hak_hist_enabled;  /* and HAKMEM_SIZE_HIST=1 */
+extern bool hak_lock_stats_enabled; /* and HAKMEM_SHARED_POOL_LOCK_STATS=1 */
+
+/* The engine's tiny and MF2 groups in counters.def must stay parallel: the
+ * MF2 block follows the tiny block and is as long (slab.c maps one onto the
+ * other by offset). */
+_Static_assert(HAK_STAT_MF2_DRAIN_ATTEMPTS ==
+                       HAK_STAT_TINY_BORROWED_BLOCKS + 1 &&
+                   HAK_STAT_MF2_BORROWED_BLOCKS - HAK_STAT_MF2_DRAIN_ATTEMPTS ==
+                       HAK_STAT_TINY_BORROWED_BLOCKS - HAK_STAT_TINY_DRAIN_ATTEMPTS,
+               "counters.def: the tiny and mf2 groups must list the same keys in order");
+
+uint64_t hak_now_ns(void);
 
 static inline void hak_stat_bump(uint64_t *c, uint64_t n)
 {

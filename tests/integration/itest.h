@@ -49,6 +49,15 @@ static void *(*volatile itest_reallocarray)(void *, size_t, size_t) = reallocarr
 
 /* splitmix64: a small, seedable generator so that every thread and every run
  * is reproducible from its seed. */
+/* Whether hakmem itself serves a request of n bytes: with HAKMEM_WRAP_L2=0
+ * the mid and pool sizes (1 KiB < n <= 1 MiB) go to the next allocator. */
+static inline int itest_hakmem_serves(size_t n)
+{
+    const char *wrap = getenv("HAKMEM_WRAP_L2");
+    int l2 = n > TIER_TINY_MAX && n <= TIER_POOL_MAX;
+    return !(wrap != NULL && wrap[0] == '0' && l2);
+}
+
 static inline uint64_t itest_rand(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);

@@ -102,8 +102,8 @@ static void check_block(via how, size_t a, size_t n, void *p)
     size_t us = malloc_usable_size(p);
     if (us < n)
         fail_msg("%s(alignment %zu, size %zu): usable size %zu", via_name[how], a, n, us);
-    if (hak_owns(p) != 1)
-        fail_msg("%s(alignment %zu, size %zu): hak_owns(%p) != 1", via_name[how], a, n, p);
+    if (hak_owns(p) != itest_hakmem_serves(n))
+        fail_msg("%s(alignment %zu, size %zu): hak_owns(%p) is wrong", via_name[how], a, n, p);
 }
 
 /* ---------------------------------------------------------------- tests */

@@ -172,7 +172,7 @@ static void *worker(void *arg)
         } else {
             block r;
             if (ring_pop(&r)) {
-                if (hak_owns(r.p) != 1)
+                if (hak_owns(r.p) != itest_hakmem_serves(r.n))
                     mismatch("block from the ring not owned by hakmem", &r);
                 if (op < 90)
                     resize(&r, &rng);

@@ -407,6 +407,10 @@ static void test_unknown_name_suggests_nearest(void **state)
     assert_string_equal(warning_of("HAKMEM_PURGE_DELAY=5"),
                         "hakmem: unknown variable HAKMEM_PURGE_DELAY; did you mean "
                         "HAKMEM_PURGE_DELAY_MS?\n");
+    /* The issue's own example. */
+    assert_string_equal(warning_of("HAKMEM_MF2_ENABLED=1"),
+                        "hakmem: unknown variable HAKMEM_MF2_ENABLED; did you mean "
+                        "HAKMEM_MF2_ENABLE?\n");
     assert_string_equal(warning_of("HAKMEM_TINY_USE_SUPERSLABS"),
                         "hakmem: unknown variable HAKMEM_TINY_USE_SUPERSLABS; did you mean "
                         "HAKMEM_TINY_USE_SUPERSLAB?\n");
@@ -416,8 +420,8 @@ static void test_unknown_name_suggests_nearest(void **state)
 static void test_unknown_name_far_from_all(void **state)
 {
     (void)state;
-    assert_string_equal(warning_of("HAKMEM_MF2_ENABLED=1"),
-                        "hakmem: unknown variable HAKMEM_MF2_ENABLED; no known HAKMEM_* variable "
+    assert_string_equal(warning_of("HAKMEM_QUANTUM_FLUX=1"),
+                        "hakmem: unknown variable HAKMEM_QUANTUM_FLUX; no known HAKMEM_* variable "
                         "is close to it\n");
     assert_null(strstr(warning_of("HAKMEM_=1"), "did you mean"));
 }

@@ -8,22 +8,22 @@
 #include "../stats/stats.h"
 
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
-static tiny_segment *abandoned;
+static slab_segment *abandoned;
 
 // ------------------------------------------------------------ layout
 
 static uint32_t segment_slabs(void)
 {
-    return hak_env.tiny_use_superslab ? TINY_SUPERSLAB_SLABS : 1;
+    return hak_env.tiny_use_superslab ? SUPERSLAB_SLABS : 1;
 }
 
-char *segment_slab_base(const tiny_slab *s)
+char *segment_slab_base(const hak_slab *s)
 {
-    const tiny_segment *g = s->segment;
-    return (char *)g + (size_t)(s - g->slabs) * TINY_SLAB_SIZE;
+    const slab_segment *g = s->segment;
+    return (char *)g + (size_t)(s - g->slabs) * SLAB_SIZE;
 }
 
-void segment_link(hak_heap *h, tiny_segment *g)
+void segment_link(hak_heap *h, slab_segment *g)
 {
     g->owner = h;
     g->prev = NULL;
@@ -33,7 +33,7 @@ void segment_link(hak_heap *h, tiny_segment *g)
     h->segments = g;
 }
 
-static void segment_unlink(hak_heap *h, tiny_segment *g)
+static void segment_unlink(hak_heap *h, slab_segment *g)
 {
     if (g->prev != NULL)
         g->prev->next = g->next;
@@ -45,15 +45,15 @@ static void segment_unlink(hak_heap *h, tiny_segment *g)
 
 // ------------------------------------------------------------ new / release
 
-static tiny_segment *segment_new(hak_heap *h)
+static slab_segment *segment_new(hak_heap *h)
 {
     uint32_t n = segment_slabs();
     enum hak_span_kind kind = n == 1 ? HAK_SPAN_UNIT : HAK_SPAN_CHUNK;
     bool zeroed;
-    tiny_segment *g = hak_span_alloc(kind, &zeroed);
+    slab_segment *g = hak_span_alloc(kind, &zeroed);
     if (g == NULL)
         return NULL;
-    size_t header = sizeof(tiny_segment) + n * sizeof(tiny_slab);
+    size_t header = sizeof(slab_segment) + n * sizeof(hak_slab);
     memset(g, 0, header);
     g->slab_count = n;
     g->free_mask = segment_all_slabs(g);
@@ -64,30 +64,30 @@ static tiny_segment *segment_new(hak_heap *h)
     for (uint32_t i = 0; i < n; i++) {
         g->slabs[i].segment = g;
         g->slabs[i].purged = zeroed;
-        if (hak_reg_set((char *)g + i * TINY_SLAB_SIZE, TINY_SLAB_SIZE, &g->slabs[i],
-                        HAK_KIND_TINY) != 0) {
-            hak_reg_clear(g, i * TINY_SLAB_SIZE);
+        if (hak_reg_set((char *)g + i * SLAB_SIZE, SLAB_SIZE, &g->slabs[i],
+                        HAK_KIND_SLAB) != 0) {
+            hak_reg_clear(g, i * SLAB_SIZE);
             hak_span_free(kind, g, false);
             return NULL;
         }
     }
     segment_link(h, g);
-    hak_stat_count(HAK_STAT_TINY_SEGMENTS_NEW, 1);
+    hak_stat_count(HAK_STAT_SEGMENTS_NEW, 1);
     return g;
 }
 
-void segment_unmap(tiny_segment *g)
+void segment_unmap(slab_segment *g)
 {
-    hak_stat_count(HAK_STAT_TINY_SEGMENTS_RELEASED, 1);
-    hak_reg_clear(g, (size_t)g->slab_count * TINY_SLAB_SIZE);
+    hak_stat_count(HAK_STAT_SEGMENTS_RELEASED, 1);
+    hak_reg_clear(g, (size_t)g->slab_count * SLAB_SIZE);
     hak_span_free(g->span_kind, g, false); /* the OS layer delays the purge of whole spans */
 }
 
 // ------------------------------------------------------------ slabs
 
-tiny_slab *segment_take_slab(hak_heap *h)
+hak_slab *segment_take_slab(hak_heap *h)
 {
-    tiny_segment *g = h->segments;
+    slab_segment *g = h->segments;
     while (g != NULL && g->free_mask == 0)
         g = g->next;
     if (g == NULL && (g = segment_new(h)) == NULL)
@@ -97,26 +97,26 @@ tiny_slab *segment_take_slab(hak_heap *h)
     return &g->slabs[i];
 }
 
-uint32_t segment_all_slabs(const tiny_segment *g)
+uint32_t segment_all_slabs(const slab_segment *g)
 {
     return g->slab_count == 32 ? UINT32_MAX : (1u << g->slab_count) - 1;
 }
 
-static bool segment_all_free(const tiny_segment *g) { return g->free_mask == segment_all_slabs(g); }
+static bool segment_all_free(const slab_segment *g) { return g->free_mask == segment_all_slabs(g); }
 
-static void slab_release_pages(tiny_slab *s)
+static void slab_release_pages(hak_slab *s)
 {
     char *base = segment_slab_base(s);
     char *start = base + (s == &s->segment->slabs[0] ? s->segment->header_bytes : 0);
-    hak_os_release_pages(start, (size_t)(base + TINY_SLAB_SIZE - start));
+    hak_os_release_pages(start, (size_t)(base + SLAB_SIZE - start));
     s->purged = true;
 }
 
-bool segment_free_slab(tiny_slab *s)
+bool segment_free_slab(hak_slab *s)
 {
-    tiny_segment *g = s->segment;
+    slab_segment *g = s->segment;
     hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
-    s->where = TINY_FREE_SLAB;
+    s->where = SLAB_NO_CLASS;
     s->freed_ms = hak_now_ms();
     s->purged = false;
     g->free_mask |= 1u << (unsigned)(s - g->slabs);
@@ -127,9 +127,9 @@ bool segment_free_slab(tiny_slab *s)
     return false;
 }
 
-void segment_return_slab(hak_heap *h, tiny_slab *s)
+void segment_return_slab(hak_heap *h, hak_slab *s)
 {
-    tiny_segment *g = s->segment;
+    slab_segment *g = s->segment;
     if (segment_free_slab(s)) {
         segment_unlink(h, g);
         segment_unmap(g);
@@ -139,9 +139,9 @@ void segment_return_slab(hak_heap *h, tiny_slab *s)
 void segment_purge(hak_heap *h, bool force)
 {
     uint64_t now = hak_now_ms();
-    for (tiny_segment *g = h->segments; g != NULL; g = g->next) {
+    for (slab_segment *g = h->segments; g != NULL; g = g->next) {
         for (uint32_t m = g->free_mask; m != 0; m &= m - 1) {
-            tiny_slab *s = &g->slabs[__builtin_ctz(m)];
+            hak_slab *s = &g->slabs[__builtin_ctz(m)];
             if (!s->purged && (force || now - s->freed_ms >= hak_purge_delay_ms()))
                 slab_release_pages(s);
         }
@@ -150,9 +150,9 @@ void segment_purge(hak_heap *h, bool force)
 
 // ------------------------------------------------------------ abandoned
 
-void segment_push_abandoned(tiny_segment *g)
+void segment_push_abandoned(slab_segment *g)
 {
-    hak_stat_count(HAK_STAT_TINY_SEGMENTS_ABANDONED, 1);
+    hak_stat_count(HAK_STAT_SEGMENTS_ABANDONED, 1);
     pthread_mutex_lock(&abandoned_lock);
     g->owner = NULL;
     g->prev = NULL;
@@ -161,18 +161,18 @@ void segment_push_abandoned(tiny_segment *g)
     pthread_mutex_unlock(&abandoned_lock);
 }
 
-tiny_segment *segment_pop_abandoned(void)
+slab_segment *segment_pop_abandoned(void)
 {
     if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL)
         return NULL;
     pthread_mutex_lock(&abandoned_lock);
-    tiny_segment *g = abandoned;
+    slab_segment *g = abandoned;
     if (g != NULL)
         abandoned = g->next;
     pthread_mutex_unlock(&abandoned_lock);
     return g;
 }
 
-void tiny_lock(void) { pthread_mutex_lock(&abandoned_lock); }
-void tiny_unlock(void) { pthread_mutex_unlock(&abandoned_lock); }
-void tiny_reset_after_fork(void) { pthread_mutex_init(&abandoned_lock, NULL); }
+void slab_lock(void) { pthread_mutex_lock(&abandoned_lock); }
+void slab_unlock(void) { pthread_mutex_unlock(&abandoned_lock); }
+void slab_reset_after_fork(void) { pthread_mutex_init(&abandoned_lock, NULL); }

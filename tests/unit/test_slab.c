@@ -15,14 +15,14 @@
 #include "env/env.h"
 #include "hakmem.h"
 #include "registry.h"
-#include "tiny/tiny.h"
+#include "slab/slab.h"
 
 #define SIZE 48 /* any tiny class */
 
-static tiny_slab *slab_of(void *p)
+static hak_slab *slab_of(void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
-    assert_int_equal(hak_reg_kind(e), HAK_KIND_TINY);
+    assert_int_equal(hak_reg_kind(e), HAK_KIND_SLAB);
     return hak_reg_meta(e);
 }
 
@@ -52,22 +52,22 @@ static void test_superslab_carving(void **state)
 {
     (void)state;
     void *p = hak_malloc(SIZE);
-    tiny_slab *s = slab_of(p);
-    tiny_segment *g = s->segment;
+    hak_slab *s = slab_of(p);
+    slab_segment *g = s->segment;
     assert_int_equal((uintptr_t)g % HAK_CHUNK_SIZE, 0); /* SuperSlabs are 2 MiB aligned */
-    assert_int_equal(g->slab_count, TINY_SUPERSLAB_SLABS);
+    assert_int_equal(g->slab_count, SUPERSLAB_SLABS);
     assert_int_equal(s->block_size, SIZE);
     assert_ptr_equal(s->owner, hak_tls_heap);
     /* Blocks lie inside their slab, after the header, at block-size steps. */
-    char *base = (char *)g + (size_t)(s - g->slabs) * TINY_SLAB_SIZE;
-    assert_true((char *)p >= s->start && (char *)p < base + TINY_SLAB_SIZE);
+    char *base = (char *)g + (size_t)(s - g->slabs) * SLAB_SIZE;
+    assert_true((char *)p >= s->start && (char *)p < base + SLAB_SIZE);
     assert_int_equal(((char *)p - s->start) % SIZE, 0);
     assert_int_equal((uintptr_t)s->start % 4096, 0);
     /* Only part of the slab is carved at first: pages are touched on demand. */
     assert_true(s->carved < s->capacity);
     /* Every unit of the SuperSlab points at its own slab descriptor. */
     for (uint32_t i = 0; i < g->slab_count; i++)
-        assert_ptr_equal(hak_reg_meta(hak_reg_lookup((char *)g + i * TINY_SLAB_SIZE + 100)),
+        assert_ptr_equal(hak_reg_meta(hak_reg_lookup((char *)g + i * SLAB_SIZE + 100)),
                          &g->slabs[i]);
     hak_free(p);
 }
@@ -79,7 +79,7 @@ static void test_remote_frees_to_current_slab_are_drained(void **state)
 {
     (void)state;
     void *first = hak_malloc(SIZE);
-    tiny_slab *s = slab_of(first);
+    hak_slab *s = slab_of(first);
     size_t n = s->capacity;
     void **blocks = calloc(n, sizeof(void *));
     blocks[0] = first;
@@ -89,7 +89,7 @@ static void test_remote_frees_to_current_slab_are_drained(void **state)
         assert_ptr_equal(slab_of(blocks[mine]), s);
         mine++;
     }
-    assert_ptr_equal(hak_tls_heap->tiny_cur[s->class_idx], s);
+    assert_ptr_equal(hak_tls_heap->slab_cur[s->class_idx], s);
     free_remotely(blocks, mine);
     assert_non_null(__atomic_load_n(&s->remote, __ATOMIC_ACQUIRE));
     for (size_t i = 0; i < mine; i++) {
@@ -107,7 +107,7 @@ static void test_parked_full_slab_is_revived(void **state)
 {
     (void)state;
     void *first = hak_malloc(SIZE);
-    tiny_slab *parked = slab_of(first);
+    hak_slab *parked = slab_of(first);
     size_t cap = parked->capacity;
     void **blocks = calloc(3 * cap, sizeof(void *));
     size_t n = 0;
@@ -115,14 +115,14 @@ static void test_parked_full_slab_is_revived(void **state)
     /* Fill `parked` and move on to a second slab. */
     while (slab_of(blocks[n - 1]) == parked)
         blocks[n++] = hak_malloc(SIZE);
-    tiny_slab *second = slab_of(blocks[n - 1]);
+    hak_slab *second = slab_of(blocks[n - 1]);
     assert_ptr_not_equal(second, parked);
-    assert_int_equal(parked->where, TINY_FULL);
+    assert_int_equal(parked->where, SLAB_FULL);
     assert_int_equal(__atomic_load_n(&parked->full, __ATOMIC_ACQUIRE), 1);
     /* Another thread frees every block of the parked slab. */
     size_t in_parked = n - 1;
     free_remotely(blocks, in_parked);
-    assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), TINY_NOTIFY_QUEUED);
+    assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), SLAB_NOTIFY_QUEUED);
     /* Exhaust the second slab; the next blocks come from the revived slab. */
     size_t before = n;
     while (slab_of(blocks[n - 1]) == second)
@@ -136,7 +136,7 @@ static void test_parked_full_slab_is_revived(void **state)
 
 typedef struct leaked {
     void *blocks[1000];
-    tiny_segment *segment;
+    slab_segment *segment;
 } leaked;
 
 static void *allocate_and_exit(void *arg)
@@ -150,7 +150,7 @@ static void *allocate_and_exit(void *arg)
 
 static void *adopt(void *arg)
 {
-    tiny_segment **out = arg;
+    slab_segment **out = arg;
     void *p = hak_malloc(SIZE);
     *out = slab_of(p)->segment;
     hak_free(p);
@@ -167,12 +167,12 @@ static void test_exited_thread_slabs_are_adopted(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, allocate_and_exit, &l), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
-    tiny_slab *s = slab_of(l.blocks[0]);
+    hak_slab *s = slab_of(l.blocks[0]);
     assert_null(__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE));
     assert_null(l.segment->owner);
     for (int i = 0; i < 500; i++)
         hak_free(l.blocks[i]); /* ownerless: remote frees */
-    tiny_segment *adopted;
+    slab_segment *adopted;
     assert_int_equal(pthread_create(&t, NULL, adopt, &adopted), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_ptr_equal(adopted, l.segment);
@@ -180,7 +180,7 @@ static void test_exited_thread_slabs_are_adopted(void **state)
         hak_free(l.blocks[i]);
 }
 
-/* Run as `test_tiny standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: each
+/* Run as `test_slab standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: each
  * slab must be a 64 KiB segment of its own. */
 static int standalone_check(void)
 {
@@ -188,10 +188,10 @@ static int standalone_check(void)
     static void *p[N];
     for (int i = 0; i < N; i++)
         p[i] = hak_malloc(SIZE);
-    tiny_segment *g = slab_of(p[0])->segment;
+    slab_segment *g = slab_of(p[0])->segment;
     int ok = hak_env.tiny_use_superslab == 0 && g->slab_count == 1 &&
-             (uintptr_t)g % TINY_SLAB_SIZE == 0 && slab_of(p[N - 1])->segment != g &&
-             hak_reg_lookup((char *)g + TINY_SLAB_SIZE) != hak_reg_lookup(g);
+             (uintptr_t)g % SLAB_SIZE == 0 && slab_of(p[N - 1])->segment != g &&
+             hak_reg_lookup((char *)g + SLAB_SIZE) != hak_reg_lookup(g);
     for (int i = 0; i < N; i++)
         hak_free(p[i]);
     return ok ? 0 : 1;

@@ -8,14 +8,14 @@
  * allocating from: the earlier hakmem drained only full slabs and never saw
  * its remote frees again (seed 000).  A slab the owner found full is parked
  * off its lists; the first remote free into it queues it on the owner's
- * `tiny_pending` stack so the owner finds it again.
+ * `slab_pending` stack so the owner finds it again.
  *
  * Slabs live in segments: a 2 MiB SuperSlab of 32 slabs, or (with
  * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of one.  The segment header,
  * with every slab's descriptor, sits at the start of the segment.
  */
-#ifndef HAK_TINY_H
-#define HAK_TINY_H
+#ifndef HAK_SLAB_H
+#define HAK_SLAB_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,29 +24,29 @@
 #include "../stats/count.h"
 #include "../thread.h"
 
-#define TINY_SLAB_SHIFT 16
-#define TINY_SLAB_SIZE ((size_t)1 << TINY_SLAB_SHIFT)
-#define TINY_SUPERSLAB_SLABS 32 /* HAK_CHUNK_SIZE / TINY_SLAB_SIZE */
+#define SLAB_SHIFT 16
+#define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
+#define SUPERSLAB_SLABS 32 /* HAK_CHUNK_SIZE / SLAB_SIZE */
 
-typedef struct tiny_block {
-    struct tiny_block *next;
-} tiny_block;
+typedef struct slab_block {
+    struct slab_block *next;
+} slab_block;
 
 /* Where a slab is, for its owner. */
-enum tiny_where { TINY_FREE_SLAB, TINY_CURRENT, TINY_AVAIL, TINY_FULL };
+enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL };
 
 /* The slab's remote-notification state. */
-enum tiny_notify {
-    TINY_NOTIFY_IDLE,    /* a remote free into a full slab may queue it */
-    TINY_NOTIFY_PUSHING, /* a freeing thread is queueing it right now */
-    TINY_NOTIFY_QUEUED,  /* on the owner's pending stack */
-    TINY_NOTIFY_NEVER,   /* no owner to tell (abandoned) */
+enum slab_notify {
+    SLAB_NOTIFY_IDLE,    /* a remote free into a full slab may queue it */
+    SLAB_NOTIFY_PUSHING, /* a freeing thread is queueing it right now */
+    SLAB_NOTIFY_QUEUED,  /* on the owner's pending stack */
+    SLAB_NOTIFY_NEVER,   /* no owner to tell (abandoned) */
 };
 
-typedef struct tiny_slab {
+typedef struct hak_slab {
     /* First cache line: what the owner's malloc and free touch. */
-    tiny_block *free;
-    tiny_block *local_free;
+    slab_block *free;
+    slab_block *local_free;
     uint32_t used; /* blocks handed out and not yet freed back to the owner */
     uint32_t block_size;
     struct hak_heap *owner; /* written by the owner or adopter, read by every free */
@@ -57,47 +57,46 @@ typedef struct tiny_slab {
     uint32_t capacity;
     uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
     char *start;
-    struct tiny_segment *segment;
+    struct slab_segment *segment;
     /* Second cache line: written by other threads, and the owner's cold fields. */
-    tiny_block *remote __attribute__((aligned(64)));
-    struct tiny_slab *pending_next;
+    slab_block *remote __attribute__((aligned(64)));
+    struct hak_slab *pending_next;
     uint8_t notify;
-    struct tiny_slab *next, *prev;
+    struct hak_slab *next, *prev;
     uint64_t freed_ms;
-} tiny_slab;
+} hak_slab;
 
-typedef struct tiny_segment {
+typedef struct slab_segment {
     struct hak_heap *owner;
-    struct tiny_segment *next, *prev;
+    struct slab_segment *next, *prev;
     uint32_t slab_count;
     uint32_t free_mask; /* bit i: slab i belongs to no class */
     uint32_t header_bytes;
     enum hak_span_kind span_kind;
-    tiny_slab slabs[];
-} tiny_segment;
+    hak_slab slabs[];
+} slab_segment;
 
-extern tiny_slab tiny_empty_slab;
+extern hak_slab slab_empty;
 
-void tiny_init(void);
-void *tiny_alloc_slow(hak_heap *h, unsigned cls);
-void tiny_free_owner_slow(hak_heap *h, tiny_slab *s);
-void tiny_free_remote(tiny_slab *s, tiny_block *b);
+void *slab_alloc_slow(hak_heap *h, unsigned cls);
+void slab_free_owner_slow(hak_heap *h, hak_slab *s);
+void slab_free_remote(hak_slab *s, slab_block *b);
 /* The heap's slabs go back: empty ones freed, the rest left for adoption. */
-void tiny_heap_abandon(hak_heap *h, bool after_fork);
+void slab_heap_abandon(hak_heap *h, bool after_fork);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
-void tiny_heap_purge(hak_heap *h, bool force);
+void slab_heap_purge(hak_heap *h, bool force);
 /* Takes over every segment exited threads left behind, so their blocks that
  * other threads freed are collected and empty slabs given back. */
-void tiny_reclaim_abandoned(hak_heap *h);
-void tiny_lock(void);
-void tiny_unlock(void);
-void tiny_reset_after_fork(void);
+void slab_reclaim_abandoned(hak_heap *h);
+void slab_lock(void);
+void slab_unlock(void);
+void slab_reset_after_fork(void);
 
 /* A block from the current slab, or NULL: the caller takes the slow path. */
-static inline void *tiny_alloc_fast(hak_heap *h, unsigned cls)
+static inline void *slab_alloc_fast(hak_heap *h, unsigned cls)
 {
-    tiny_slab *s = h->tiny_cur[cls];
-    tiny_block *b = s->free;
+    hak_slab *s = h->slab_cur[cls];
+    slab_block *b = s->free;
     if (__builtin_expect(b != NULL, 1)) {
         s->free = b->next;
         s->used++;
@@ -105,25 +104,25 @@ static inline void *tiny_alloc_fast(hak_heap *h, unsigned cls)
     return b;
 }
 
-static inline void *tiny_alloc(hak_heap *h, unsigned cls)
+static inline void *slab_alloc(hak_heap *h, unsigned cls)
 {
-    void *b = tiny_alloc_fast(h, cls);
-    return b != NULL ? b : tiny_alloc_slow(h, cls);
+    void *b = slab_alloc_fast(h, cls);
+    return b != NULL ? b : slab_alloc_slow(h, cls);
 }
 
-static inline void tiny_free(tiny_slab *s, void *p)
+static inline void slab_free(hak_slab *s, void *p)
 {
     hak_heap *h = hak_tls_heap;
-    tiny_block *b = p;
+    slab_block *b = p;
     if (__builtin_expect(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h, 1)) {
         b->next = s->local_free;
         s->local_free = b;
         hak_count_owner_free(h, s->class_idx);
         if (__builtin_expect(--s->used == 0 || __atomic_load_n(&s->full, __ATOMIC_RELAXED), 0))
-            tiny_free_owner_slow(h, s);
+            slab_free_owner_slow(h, s);
         return;
     }
-    tiny_free_remote(s, b);
+    slab_free_remote(s, b);
 }
 
-#endif /* HAK_TINY_H */
+#endif /* HAK_SLAB_H */
