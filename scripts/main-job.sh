@@ -3,7 +3,8 @@
 # hakmem, and runs a real workload (the sqlite3 CLI building and querying a
 # database of a few hundred thousand rows, tests/programs/workload.sql) once
 # under hakmem (LD_PRELOAD, HAKMEM_VERBOSE=1) and once without it, printing
-# what ran, how long each run took, and whether the outputs agree.
+# what ran, how long each run took, and whether the outputs agree; then once
+# more under `hakstat run`, which ends with the summary of hakmem's counters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -60,4 +61,7 @@ else
   exit 1
 fi
 
-# == statistics (hakstat summary of the hakmem run): to be added here.
+echo
+echo "== what the workload asked of the allocator: hakstat run (counting on)"
+(cd "$work" && rm -rf stats && mkdir stats && cd stats &&
+  "$root/build/bin/hakstat" run -- sqlite3 -batch work.db ".read $workload" >/dev/null)
