@@ -11,7 +11,7 @@ prefix=$work/prefix
 
 cmake --install "$build_dir" --prefix "$prefix" >/dev/null
 for f in include/hakmem.h lib/libhakmem.so lib/libhakmem.a lib/pkgconfig/hakmem.pc \
-         lib/cmake/hakmem/hakmemConfig.cmake; do
+         lib/cmake/hakmem/hakmemConfig.cmake bin/hakstat; do
     found=$(cd "$prefix" && ls -d ${f/lib\//lib*/} 2>/dev/null | head -n 1)
     [ -n "$found" ] || { echo "install is missing $f"; exit 1; }
 done
