@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../docgen.h"
+
 typedef struct doc_row {
     const char *name;
     const char *type;     /* "BOOL", "INT", "SIZE", "ENUM" or "PATH" */
@@ -234,70 +236,8 @@ static void put_document(FILE *out)
 
 // ------------------------------------------------------------- main
 
-/* The whole of a file, NUL-terminated, or NULL. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t cap = 0;
-    *len = 0;
-    if (f == NULL)
-        return NULL;
-    for (;;) {
-        if (cap - *len < 4096)
-            text = realloc(text, cap = cap * 2 + 4096);
-        size_t n = fread(text + *len, 1, cap - *len - 1, f);
-        *len += n;
-        if (n == 0)
-            break;
-    }
-    text[*len] = '\0';
-    fclose(f);
-    return text;
-}
-
-static int check(const char *path, const char *expected, size_t expected_len)
-{
-    size_t len;
-    char *actual = read_file(path, &len);
-    bool same = actual != NULL && len == expected_len && memcmp(actual, expected, len) == 0;
-    free(actual);
-    if (!same)
-        fprintf(stderr,
-                "%s is out of date with src/env/env.def; regenerate it with\n"
-                "  cmake --build <build directory> --target env_doc\n",
-                path);
-    return same ? 0 : 1;
-}
-
-static int write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    bool ok = f != NULL && fwrite(text, 1, len, f) == len;
-    if (f != NULL && fclose(f) != 0)
-        ok = false;
-    if (!ok)
-        perror(path);
-    return ok ? 0 : 1;
-}
-
 int main(int argc, char **argv)
 {
-    char *text;
-    size_t len;
-    FILE *mem;
-    if (argc > 3 || (argc == 3 && strcmp(argv[1], "--check") != 0)) {
-        fprintf(stderr, "usage: %s [[--check] FILE]\n", argv[0]);
-        return 2;
-    }
-    if (!table_is_valid())
-        return 1;
-    mem = open_memstream(&text, &len);
-    put_document(mem);
-    fclose(mem);
-    int status = argc == 3   ? check(argv[2], text, len)
-                 : argc == 2 ? write_file(argv[1], text, len)
-                             : (fwrite(text, 1, len, stdout) == len ? 0 : 1);
-    free(text);
-    return status;
+    static const docgen g = {"src/env/env.def", "env_doc", table_is_valid, put_document};
+    return docgen_main(&g, argc, argv);
 }
