@@ -159,7 +159,10 @@ void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_
                           void *ctx)
 {
     uint64_t now = hak_now_us();
-    pthread_mutex_lock(&heaps_lock);
+    /* Adoption is opportunistic: with the list busy (a thread starting or
+     * exiting, another adopter), skip it rather than queue on a global lock. */
+    if (pthread_mutex_trylock(&heaps_lock) != 0)
+        return;
     for (hak_heap *h = heaps; h != NULL; h = h->next) {
         uint64_t active = __atomic_load_n(&h->last_active_us, __ATOMIC_RELAXED);
         if (h != self && now - active >= threshold_us)

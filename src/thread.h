@@ -87,7 +87,8 @@ void hak_thread_init(void);
 void hak_heaps_lock(void);
 void hak_heaps_unlock(void);
 /* Calls fn for every other live heap whose owner has not taken a slow path
- * for threshold_us, with the list locked (the heap cannot be released). */
+ * for threshold_us, with the list locked (the heap cannot be released);
+ * does nothing if the list is locked already. */
 void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_heap *, void *),
                           void *ctx);
 uint64_t hak_now_us(void);
