@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "check.h"
 #include "env/env.h"
 #include "init.h"
 #include "large.h"
@@ -24,10 +25,22 @@
 static unsigned slab_limit = HAK_TINY_CLASSES; /* classes below it: the slab engine */
 static bool l2_to_next;                        /* HAKMEM_WRAP_L2=0 */
 
+bool hak_alloc_tracking;
+
 void hak_alloc_configure(void)
 {
     slab_limit = hak_env.mf2_enable ? HAK_SLAB_CLASSES : HAK_TINY_CLASSES;
     l2_to_next = !hak_env.wrap_l2;
+    hak_alloc_tracking = hak_stats_enabled || hak_check_enabled;
+}
+
+void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
+{
+    if (hak_stats_enabled)
+        hak_stat_alloc(hak_tls_heap, cls, size);
+    if (hak_check_enabled)
+        hak_check_clear(p);
+    return p;
 }
 
 /* Mid and pool sizes: what HAKMEM_WRAP_L2=0 hands to the next allocator. */
@@ -81,7 +94,7 @@ static inline void *alloc_aligned(size_t align, size_t size)
         void *p = pool ? spool_alloc(hak_tls_heap, cls) : alloc_class(cls);
         if (p == NULL)
             return alloc_failed(size, align);
-        hak_count_alloc(hak_tls_heap, cls, size);
+        hak_track_alloc_then(p, cls, size);
         return p;
     }
     return alloc_large(size, align, false);
@@ -108,7 +121,7 @@ static __attribute__((noinline)) void *malloc_slow(unsigned cls, size_t size)
     void *p = alloc_class(cls);
     if (p == NULL)
         return alloc_failed(size, 16);
-    hak_count_alloc(hak_tls_heap, cls, size);
+    hak_track_alloc_then(p, cls, size);
     return p;
 }
 
@@ -132,8 +145,8 @@ HAK_API void *hak_malloc(size_t size)
         }
         if (__builtin_expect(p == NULL, 0))
             return malloc_slow(cls, size);
-        if (__builtin_expect(hak_stats_enabled, 0))
-            return hak_stat_alloc_then(p, cls, size);
+        if (__builtin_expect(hak_alloc_tracking, 0))
+            return hak_track_alloc_then(p, cls, size);
         return p;
     }
     return alloc_large(size, 16, false);
@@ -158,6 +171,8 @@ static __attribute__((noinline)) void free_other(hak_reg_entry e, void *p)
 HAK_API void hak_free(void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
+    if (__builtin_expect(hak_check_enabled, 0))
+        hak_check_free(e, p);
     if (__builtin_expect(hak_reg_kind(e) == HAK_KIND_SLAB, 1)) {
         slab_free(hak_reg_meta(e), p);
         return;
@@ -221,7 +236,7 @@ HAK_API void *hak_calloc(size_t count, size_t size)
         void *p = spool_calloc(h, cls, total);
         if (p == NULL)
             return alloc_failed(total, 16);
-        hak_count_alloc(h, cls, total);
+        hak_track_alloc_then(p, cls, total);
         return p;
     }
     void *p = hak_malloc(total);

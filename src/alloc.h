@@ -21,7 +21,8 @@ void *hak_next_calloc(size_t size);
 void *hak_next_realloc(void *p, size_t size);
 void *hak_next_memalign(size_t align, size_t size);
 
-/* Reads the routing switches (HAKMEM_MF2_ENABLE, HAKMEM_WRAP_L2) at init. */
+/* Reads the routing switches (HAKMEM_MF2_ENABLE, HAKMEM_WRAP_L2) and whether
+ * allocations need tracking (stats, HAKMEM_CHECK) at init, after both. */
 void hak_alloc_configure(void);
 
 #endif /* HAK_ALLOC_H */

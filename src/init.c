@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "alloc.h"
+#include "check.h"
 #include "env/env.h"
 #include "large.h"
 #include "meta.h"
@@ -62,6 +63,7 @@ static void init_once(void)
 {
     hak_env_init();
     hak_stats_init();
+    hak_check_init();
     hak_stats_dump_init();
     hak_os_init();
     hak_alloc_configure();

@@ -8,15 +8,14 @@
 #include "../thread.h"
 #include "stats.h"
 
-/* h is the owning thread's real heap (the caller just took a block from it). */
-static inline void hak_count_alloc(hak_heap *h, unsigned cls, size_t size)
-{
-    if (__builtin_expect(hak_stats_enabled, 0))
-        hak_stat_alloc(h, cls, size);
-}
+/* Whether allocations need the bookkeeping of hak_track_alloc_then:
+ * counting (HAKMEM_STATS) or clearing HAKMEM_CHECK's free mark. */
+extern bool hak_alloc_tracking;
 
-/* The malloc fast path's form: counts (if on) and returns p, as a tail call. */
-void *hak_stat_alloc_then(void *p, unsigned cls, size_t size);
+/* A block of class cls just handed out for `size` bytes: counted, and its
+ * free mark cleared, as switched on; returns p (a tail call keeps the malloc
+ * fast path free of saved registers). */
+void *hak_track_alloc_then(void *p, unsigned cls, size_t size);
 
 static inline void hak_count_owner_free(hak_heap *h, unsigned cls)
 {

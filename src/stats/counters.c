@@ -74,12 +74,6 @@ void hak_stat_alloc(hak_heap *h, unsigned cls, size_t size)
         hak_stat_bump(&h->stats.hist[hak_hist_bucket(size)], 1);
 }
 
-void *hak_stat_alloc_then(void *p, unsigned cls, size_t size)
-{
-    hak_stat_alloc(hak_tls_heap, cls, size);
-    return p;
-}
-
 void hak_stat_request(size_t size)
 {
     if (!hak_hist_enabled)

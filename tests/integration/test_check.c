@@ -1,0 +1,103 @@
+/*
+ * HAKMEM_CHECK=1: a double free or a free of an interior pointer, in every
+ * tier, is reported on stderr and aborts the process; correct programs run
+ * with it on without a false report (integration.threads.check and
+ * programs.python.check run whole workloads so).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "itest.h"
+
+static char *self;
+
+/* The misuse, in a child re-executed with HAKMEM_CHECK=1. */
+static int misuse(const char *what, size_t n)
+{
+    char *volatile p = malloc(n);
+    char *volatile q = malloc(n);
+    if (strcmp(what, "double") == 0) {
+        free(p);
+        free(q);
+        free(p);
+    } else {
+        free(p + 16);
+    }
+    return 0; /* not reached when the check works */
+}
+
+/* Runs `self misuse WHAT N` with HAKMEM_CHECK=1; its stderr and status. */
+static int run_child(const char *what, size_t n, char *err, size_t cap)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        char size[32];
+        snprintf(size, sizeof size, "%zu", n);
+        char *argv[] = {self, "misuse", (char *)what, size, NULL};
+        char *envp[] = {"HAKMEM_CHECK=1", NULL};
+        execve("/proc/self/exe", argv, envp);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < cap && (r = read(pipefd[0], err + len, cap - 1 - len)) > 0)
+        len += (size_t)r;
+    err[len] = '\0';
+    close(pipefd[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void expect_abort(const char *what, size_t n, const char *message)
+{
+    char err[1024];
+    int status = run_child(what, n, err, sizeof err);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("%s free of a %zu-byte block: not aborted (status %d)", what, n, status);
+    if (strstr(err, message) == NULL || strstr(err, "HAKMEM_CHECK=1") == NULL)
+        fail_msg("%s free of a %zu-byte block: stderr was \"%s\"", what, n, err);
+}
+
+static const size_t tier_sizes[] = {48, 1000, 5000, 30000, 100000, 1000000};
+
+static void test_double_free_aborts_in_every_tier(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof tier_sizes / sizeof tier_sizes[0]; i++)
+        expect_abort("double", tier_sizes[i], "double free");
+}
+
+static void test_interior_pointer_aborts_in_every_tier(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof tier_sizes / sizeof tier_sizes[0]; i++)
+        expect_abort("interior", tier_sizes[i], "into the middle of a block");
+    expect_abort("interior", 3 * MiB, "into the middle of a large block");
+}
+
+int main(int argc, char **argv)
+{
+    self = argv[0];
+    if (argc == 4 && strcmp(argv[1], "misuse") == 0)
+        return misuse(argv[2], (size_t)strtoull(argv[3], NULL, 10));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_double_free_aborts_in_every_tier),
+        cmocka_unit_test(test_interior_pointer_aborts_in_every_tier),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
