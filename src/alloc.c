@@ -36,8 +36,13 @@ void hak_alloc_configure(void)
 
 void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
 {
-    if (hak_stats_enabled)
-        hak_stat_alloc(hak_tls_heap, cls, size);
+    if (hak_stats_enabled) { /* hak_stat_alloc, inline: this runs on every allocation */
+        uint64_t *c = hak_tls_heap->stats.cls[cls];
+        hak_stat_bump(&c[HAK_CSTAT_ALLOC], 1);
+        hak_stat_bump(&c[HAK_CSTAT_BYTES_REQUESTED], size);
+        if (hak_hist_enabled)
+            hak_stat_bump(&hak_tls_heap->stats.hist[hak_hist_bucket(size)], 1);
+    }
     if (hak_check_enabled)
         hak_check_clear(p);
     return p;
@@ -168,11 +173,8 @@ static __attribute__((noinline)) void free_other(hak_reg_entry e, void *p)
     hak_foreign_free(p);
 }
 
-HAK_API void hak_free(void *p)
+static inline void free_to_owner(hak_reg_entry e, void *p)
 {
-    hak_reg_entry e = hak_reg_lookup(p);
-    if (__builtin_expect(hak_check_enabled, 0))
-        hak_check_free(e, p);
     if (__builtin_expect(hak_reg_kind(e) == HAK_KIND_SLAB, 1)) {
         slab_free(hak_reg_meta(e), p);
         return;
@@ -182,6 +184,21 @@ HAK_API void hak_free(void *p)
         return;
     }
     free_other(e, p);
+}
+
+static __attribute__((noinline)) void free_checked(hak_reg_entry e, void *p)
+{
+    hak_check_free(e, p);
+    free_to_owner(e, p);
+}
+
+/* The check is a tail call, so the fast path keeps no frame. */
+HAK_API void hak_free(void *p)
+{
+    hak_reg_entry e = hak_reg_lookup(p);
+    if (__builtin_expect(hak_check_enabled, 0))
+        return free_checked(e, p);
+    free_to_owner(e, p);
 }
 
 HAK_API size_t hak_malloc_usable_size(void *p)
