@@ -41,7 +41,7 @@ typedef struct hak_heap {
     void *slab_borrowed[HAK_SLAB_CLASSES];
     /* Full slabs that received remote frees, pushed by the freeing threads. */
     struct hak_slab *slab_pending;
-    uint64_t last_active_us; /* the owner's last slow path (idle adoption) */
+    uint64_t last_active_us; /* the owner's last tick (idle adoption) */
     struct slab_segment *segments; /* SuperSlabs (or single-slab segments) owned */
     uint32_t ticks;                /* allocations until the next hak_heap_tick */
     uint64_t last_purge_ms;

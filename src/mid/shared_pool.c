@@ -12,6 +12,7 @@
 #define SPOOL_CLASSES (HAK_CLASS_COUNT - HAK_MID_FIRST)
 #define MID_CACHE_BYTES ((size_t)64 << 10)
 #define POOL_CACHE_BYTES ((size_t)256 << 10)
+#define NEAR_MID_CACHE_BYTES ((size_t)1 << 20) /* 8-64 KiB: programs keep many in flight */
 #define CACHE_MAX_BLOCKS 32u
 
 typedef struct spool_class {
@@ -149,7 +150,9 @@ static uint32_t cache_limit(unsigned cls)
 {
     if (hak_purge_delay_ms() == 0)
         return 0; /* memory must go back at once: hold nothing back */
-    size_t budget = hak_class_tier[cls] == HAK_TIER_MID ? MID_CACHE_BYTES : POOL_CACHE_BYTES;
+    size_t budget = hak_class_size[cls] <= (8u << 10)    ? MID_CACHE_BYTES
+                    : hak_class_size[cls] <= (64u << 10) ? NEAR_MID_CACHE_BYTES
+                                                         : POOL_CACHE_BYTES;
     size_t n = budget / hak_class_size[cls];
     return n == 0 ? 1 : n > CACHE_MAX_BLOCKS ? CACHE_MAX_BLOCKS : (uint32_t)n;
 }

@@ -375,8 +375,6 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
         }
         slab_park_full(h, s);
     }
-    /* Past the cheap refills: the owner is active (idle adoption reads this). */
-    __atomic_store_n(&h->last_active_us, hak_now_us(), __ATOMIC_RELAXED);
     h->slab_cur[cls] = &slab_empty;
     s = own_slab(h, cls);
     if (s != NULL) {
