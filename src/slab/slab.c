@@ -406,6 +406,9 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
      * Remote frees cannot be pending: used counts them until drained. */
     list_remove(h, s);
     segment_return_slab(h, s);
+    /* A program freeing a burst (and then idling) takes no allocation slow
+     * path; its emptied slabs count toward the purge tick instead. */
+    hak_heap_count_slow(h);
 }
 
 // ------------------------------------------------------------ thread exit
