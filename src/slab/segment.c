@@ -63,6 +63,7 @@ static slab_segment *segment_new(hak_heap *h)
     g->span_kind = kind;
     for (uint32_t i = 0; i < n; i++) {
         g->slabs[i].segment = g;
+        g->slabs[i].units = 1;
         g->slabs[i].purged = zeroed;
         if (hak_reg_set((char *)g + i * SLAB_SIZE, SLAB_SIZE, &g->slabs[i],
                         HAK_KIND_SLAB) != 0) {
@@ -85,16 +86,42 @@ void segment_unmap(slab_segment *g)
 
 // ------------------------------------------------------------ slabs
 
-hak_slab *segment_take_slab(hak_heap *h)
+static uint32_t run_mask(unsigned units) { return units >= 32 ? UINT32_MAX : (1u << units) - 1; }
+
+/* The first free run of `units` units in g, aligned to `units`, or -1. */
+static int free_run(const slab_segment *g, unsigned units)
+{
+    for (unsigned i = 0; i + units <= g->slab_count; i += units)
+        if (((g->free_mask >> i) & run_mask(units)) == run_mask(units))
+            return (int)i;
+    return -1;
+}
+
+uint32_t segment_slab_heads(const slab_segment *g)
+{
+    return segment_all_slabs(g) & ~g->free_mask & ~g->cont_mask;
+}
+
+hak_slab *segment_take_slab(hak_heap *h, unsigned units)
 {
     slab_segment *g = h->segments;
-    while (g != NULL && g->free_mask == 0)
+    int i = -1;
+    while (g != NULL && (i = free_run(g, units)) < 0)
         g = g->next;
-    if (g == NULL && (g = segment_new(h)) == NULL)
-        return NULL;
-    unsigned i = (unsigned)__builtin_ctz(g->free_mask);
-    g->free_mask &= ~(1u << i);
-    return &g->slabs[i];
+    if (g == NULL) {
+        if ((g = segment_new(h)) == NULL || (i = free_run(g, units)) < 0)
+            return NULL;
+    }
+    uint32_t run = run_mask(units) << i;
+    g->free_mask &= ~run;
+    g->cont_mask |= run & ~(1u << i);
+    hak_slab *s = &g->slabs[i];
+    s->units = (uint8_t)units;
+    for (unsigned j = 1; j < units; j++) { /* leaves exist: segment_new registered these units */
+        g->slabs[i + j].where = SLAB_NO_CLASS;
+        hak_reg_set((char *)g + (size_t)(i + j) * SLAB_SIZE, SLAB_SIZE, s, HAK_KIND_SLAB);
+    }
+    return s;
 }
 
 uint32_t segment_all_slabs(const slab_segment *g)
@@ -115,15 +142,26 @@ static void slab_release_pages(hak_slab *s)
 bool segment_free_slab(hak_slab *s)
 {
     slab_segment *g = s->segment;
+    unsigned i = (unsigned)(s - g->slabs), units = s->units;
     hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
-    s->where = SLAB_NO_CLASS;
-    s->freed_ms = hak_now_ms();
-    s->purged = false;
-    g->free_mask |= 1u << (unsigned)(s - g->slabs);
+    uint64_t now = hak_now_ms();
+    for (unsigned j = 0; j < units; j++) { /* each unit a free slab of its own again */
+        hak_slab *u = &g->slabs[i + j];
+        if (j > 0)
+            hak_reg_set((char *)g + (size_t)(i + j) * SLAB_SIZE, SLAB_SIZE, u, HAK_KIND_SLAB);
+        u->where = SLAB_NO_CLASS;
+        u->units = 1;
+        u->freed_ms = now;
+        u->purged = false;
+    }
+    uint32_t run = run_mask(units) << i;
+    g->free_mask |= run;
+    g->cont_mask &= ~run;
     if (segment_all_free(g))
         return true;
     if (hak_purge_delay_ms() == 0)
-        slab_release_pages(s);
+        for (unsigned j = 0; j < units; j++)
+            slab_release_pages(&g->slabs[i + j]);
     return false;
 }
 

@@ -8,9 +8,13 @@
 
 #include "slab.h"
 
-/* A free slab from one of h's segments (mapping a new segment if none has
- * one), marked in use but not yet given a class; NULL when out of memory. */
-hak_slab *segment_take_slab(hak_heap *h);
+/* A free slab of `units` consecutive 64 KiB units from one of h's segments
+ * (mapping a new segment if none has room), marked in use but not yet given
+ * a class; NULL when out of memory.  The registry points every unit at the
+ * first unit's descriptor. */
+hak_slab *segment_take_slab(hak_heap *h, unsigned units);
+/* The in-use slabs of g, one bit each, at their first unit. */
+uint32_t segment_slab_heads(const slab_segment *g);
 /* The slab is empty and leaves its class; true if that left every slab of
  * its segment free. */
 bool segment_free_slab(hak_slab *s);

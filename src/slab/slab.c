@@ -119,7 +119,7 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
     slab_segment *g = s->segment;
     s->start = base + (s == &g->slabs[0] ? g->header_bytes : 0);
     s->block_size = hak_class_size[cls];
-    s->capacity = (uint32_t)((size_t)(base + SLAB_SIZE - s->start) / s->block_size);
+    s->capacity = (uint32_t)((size_t)(base + (size_t)s->units * SLAB_SIZE - s->start) / s->block_size);
     s->carved = 0;
     s->used = 0;
     s->free = s->local_free = NULL;
@@ -215,7 +215,7 @@ static bool adopt_segment(hak_heap *h)
         return false;
     hak_stat_count(HAK_STAT_SEGMENTS_ADOPTED, 1);
     segment_link(h, g);
-    for (uint32_t m = segment_all_slabs(g) & ~g->free_mask; m != 0; m &= m - 1) {
+    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
         hak_slab *s = &g->slabs[__builtin_ctz(m)];
         __atomic_store_n(&s->owner, h, __ATOMIC_SEQ_CST);
         __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_SEQ_CST);
@@ -259,9 +259,21 @@ static hak_slab *own_slab(hak_heap *h, unsigned cls)
     }
 }
 
+/* 64 KiB holds 8 or more blocks up to 8 KiB; larger (MF2) classes take 2
+ * or 4 units, so a page holds 8-14 blocks and refills stay rare (with one
+ * unit, an 18 KiB class refilled on 94% of its allocations). */
+static unsigned slab_units(unsigned cls)
+{
+    unsigned units = 1;
+    if (hak_env.tiny_use_superslab)
+        while ((size_t)units * SLAB_SIZE < 8u * hak_class_size[cls])
+            units *= 2;
+    return units;
+}
+
 static hak_slab *new_slab(hak_heap *h, unsigned cls)
 {
-    hak_slab *s = segment_take_slab(h);
+    hak_slab *s = segment_take_slab(h, slab_units(cls));
     if (s != NULL) {
         slab_init(h, s, cls);
         slab_refill(s);
@@ -448,7 +460,7 @@ static bool slab_collect(hak_slab *s)
  * for a thread to adopt the segment. */
 static void abandon_segment(slab_segment *g)
 {
-    for (uint32_t m = segment_all_slabs(g) & ~g->free_mask; m != 0; m &= m - 1) {
+    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
         hak_slab *s = &g->slabs[__builtin_ctz(m)];
         if (slab_collect(s)) {
             if (segment_free_slab(s)) {
@@ -466,7 +478,7 @@ static void abandon_segment(slab_segment *g)
 void slab_heap_abandon(hak_heap *h, bool after_fork)
 {
     for (slab_segment *g = h->segments; g != NULL; g = g->next)
-        for (uint32_t m = segment_all_slabs(g) & ~g->free_mask; m != 0; m &= m - 1)
+        for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1)
             slab_silence(&g->slabs[__builtin_ctz(m)], after_fork);
     /* No thread can queue on h any more; what is queued is ours anyway. */
     __atomic_store_n(&h->slab_pending, NULL, __ATOMIC_RELAXED);

@@ -53,6 +53,7 @@ typedef struct hak_slab {
     uint8_t full;           /* parked by its owner (read by remote frees) */
     uint8_t class_idx;
     uint8_t where;
+    uint8_t units; /* 64 KiB units the slab spans (1, or 2-4 for large mid classes) */
     bool purged;
     uint32_t capacity;
     uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
@@ -71,6 +72,7 @@ typedef struct slab_segment {
     struct slab_segment *next, *prev;
     uint32_t slab_count;
     uint32_t free_mask; /* bit i: slab i belongs to no class */
+    uint32_t cont_mask; /* bit i: unit i continues the slab before it */
     uint32_t header_bytes;
     enum hak_span_kind span_kind;
     hak_slab slabs[];
