@@ -189,14 +189,24 @@ static bool env_parse_number(const env_row *r, const char *s, int64_t *out)
 }
 
 /* Stores the parsed value in hak_env; false (and hak_env untouched) if s is malformed. */
+/* Path values are copied: programs rewrite their environment's memory to
+ * change their process title (redis, nginx, postgres do), which would turn
+ * a path pointing into it into something else.  Untouched .bss pages cost
+ * nothing until a path is set. */
+#define ENV_PATH_MAX 4096
+static char env_paths[HAK_ENV_COUNT][ENV_PATH_MAX];
+
 static bool env_store(const env_row *r, const char *s)
 {
     void *slot = (char *)&hak_env + r->offset;
     int64_t v;
     if (r->type == HAK_ENV_PATH) {
-        if (*s == '\0')
+        size_t len = strlen(s);
+        if (len == 0 || len >= ENV_PATH_MAX)
             return false;
-        *(const char **)slot = s;
+        char *copy = env_paths[r - env_rows];
+        memcpy(copy, s, len + 1);
+        *(const char **)slot = copy;
         return true;
     }
     if (!env_parse_number(r, s, &v))
@@ -278,7 +288,7 @@ static void env_buf_expected(hak_buf *b, const env_row *r)
         hak_buf_str(b, r->choices);
         break;
     case HAK_ENV_PATH:
-        hak_buf_str(b, "a path (it is empty)");
+        hak_buf_str(b, "a non-empty path shorter than 4096 bytes");
         break;
     }
 }

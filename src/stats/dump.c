@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -486,6 +487,34 @@ static void expand_path(hak_buf *b, const char *pattern)
     hak_buf_char(b, '\0');
 }
 
+static void report_failure(const char *path, const char *why)
+{
+    char line[4400];
+    hak_buf lb = HAK_BUF_INIT(line);
+    hak_buf_str(&lb, "hakmem: cannot write the stats dump to ");
+    hak_buf_str(&lb, path);
+    hak_buf_str(&lb, ": ");
+    hak_buf_str(&lb, why);
+    hak_buf_char(&lb, '\n');
+    hak_buf_flush(&lb, STDERR_FILENO);
+}
+
+/* Something that exists and is not a regular file (a device such as
+ * /dev/null, a FIFO) is written as it is: renaming a file over it would
+ * replace it, for the whole machine when we run as root. */
+static bool write_in_place(const char *path, const char *reason)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return false;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write_document(fd, reason) != 0)
+        report_failure(path, "write failed");
+    if (fd >= 0)
+        close(fd);
+    return true;
+}
+
 static void dump_to_file(const char *reason)
 {
     const char *pattern = hak_env.stats_file;
@@ -496,6 +525,8 @@ static void dump_to_file(const char *reason)
     char path[4096], tmp[4200];
     hak_buf pb = HAK_BUF_INIT(path);
     expand_path(&pb, pattern);
+    if (!pb.overflow && write_in_place(path, reason))
+        return;
     hak_buf tb = HAK_BUF_INIT(tmp);
     hak_buf_str(&tb, path);
     hak_buf_str(&tb, ".tmp.");
@@ -507,14 +538,7 @@ static void dump_to_file(const char *reason)
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write_document(fd, reason) != 0) {
-        char line[4400];
-        hak_buf lb = HAK_BUF_INIT(line);
-        hak_buf_str(&lb, "hakmem: cannot write the stats dump to ");
-        hak_buf_str(&lb, path);
-        hak_buf_str(&lb, ": ");
-        hak_buf_str(&lb, fd < 0 || errno != EBUSY ? "write failed" : "another dump is in progress");
-        hak_buf_char(&lb, '\n');
-        hak_buf_flush(&lb, STDERR_FILENO);
+        report_failure(path, fd < 0 || errno != EBUSY ? "write failed" : "another dump is in progress");
         if (fd >= 0) {
             close(fd);
             unlink(tmp);
@@ -522,7 +546,10 @@ static void dump_to_file(const char *reason)
         return;
     }
     close(fd);
-    rename(tmp, path);
+    if (rename(tmp, path) != 0) {
+        report_failure(path, "rename failed");
+        unlink(tmp);
+    }
 }
 
 static void on_stats_signal(int sig)

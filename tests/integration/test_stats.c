@@ -354,6 +354,76 @@ static void test_lock_statistics(void **state)
     assert_int_equal(off[4], 0);
 }
 
+/* Mode "scrub-child": allocates, then wipes its environment strings as
+ * programs that set their process title do (redis), and exits. */
+extern char **environ;
+
+static int scrub_child(void)
+{
+    free(malloc(100));
+    for (char **e = environ; *e != NULL; e++)
+        memset(*e, 0, strlen(*e));
+    return 0;
+}
+
+/* The dump path was copied at start-up: rewriting the environment later
+ * does not send the dump elsewhere. */
+static void test_dump_path_survives_environment_rewrite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hakmem-scrub-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char file_env[256];
+    snprintf(file_env, sizeof file_env, "HAKMEM_STATS_FILE=%s/d.%%p.json", dir);
+    char *envp[] = {"HAKMEM_STATS=1", file_env, NULL};
+    pid_t pid = spawn_self("scrub-child", envp);
+    assert_int_equal(wait_exit(pid), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "jq -e '.pid == %d' '%s/d.%d.json' >/dev/null && rm -rf '%s'",
+             pid, dir, pid, dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static char fifo_text[1 << 20];
+
+static void *read_fifo(void *path)
+{
+    int fd = open(path, O_RDONLY);
+    size_t len = 0;
+    ssize_t r;
+    while (fd >= 0 && len + 1 < sizeof fifo_text &&
+           (r = read(fd, fifo_text + len, sizeof fifo_text - 1 - len)) > 0)
+        len += (size_t)r;
+    fifo_text[len] = '\0';
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* A dump to something that is not a regular file (a FIFO here; /dev/null
+ * in practice) is written into it, never renamed over it. */
+static void test_dump_to_a_special_file_keeps_it(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hakmem-fifo-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[256], file_env[300];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    snprintf(file_env, sizeof file_env, "HAKMEM_STATS_FILE=%s", fifo);
+    pthread_t reader;
+    assert_int_equal(pthread_create(&reader, NULL, read_fifo, fifo), 0);
+    char *envp[] = {"HAKMEM_STATS=1", file_env, NULL};
+    assert_int_equal(wait_exit(spawn_self("scrub-child", envp)), 0);
+    pthread_join(reader, NULL);
+    struct stat st;
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_non_null(strstr(fifo_text, "\"schema\":\"hakmem.stats/1\""));
+    unlink(fifo);
+    rmdir(dir);
+}
+
 /* Mode "off-child": without HAKMEM_STATS nothing is counted. */
 static int off_child(void)
 {
@@ -381,6 +451,8 @@ int main(int argc, char **argv)
         return off_child();
     if (argc > 1 && strcmp(argv[1], "lock-child") == 0)
         return lock_child();
+    if (argc > 1 && strcmp(argv[1], "scrub-child") == 0)
+        return scrub_child();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_are_exact),
         cmocka_unit_test(test_totals_agree),
@@ -389,6 +461,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dump_per_process_at_exit),
         cmocka_unit_test(test_counting_off_counts_nothing),
         cmocka_unit_test(test_lock_statistics),
+        cmocka_unit_test(test_dump_path_survives_environment_rewrite),
+        cmocka_unit_test(test_dump_to_a_special_file_keeps_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

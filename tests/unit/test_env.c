@@ -342,9 +342,11 @@ static void test_every_enum_row_takes_its_words(void **state)
     }
 }
 
-static void test_every_path_row_points_into_environment(void **state)
+/* A path is copied: programs rewrite their environment's memory (process
+ * titles), and the value must outlive that.  Too long a path is malformed. */
+static void test_every_path_row_is_copied(void **state)
 {
-    char entry[256];
+    static char entry[8192];
     (void)state;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         if (rows[i].type != HAK_ENV_PATH)
@@ -352,7 +354,14 @@ static void test_every_path_row_points_into_environment(void **state)
         snprintf(entry, sizeof(entry), "%s=/tmp/hakmem test", rows[i].name);
         assert_int_equal(load1(entry), 0);
         const char *path = *(const char *const *)((const char *)&got + rows[i].offset);
-        assert_ptr_equal(path, entry + strlen(rows[i].name) + 1);
+        assert_ptr_not_equal(path, entry + strlen(rows[i].name) + 1);
+        memset(entry, 'x', strlen(entry)); /* the program rewrites its environment */
+        assert_string_equal(path, "/tmp/hakmem test");
+
+        int n = snprintf(entry, sizeof(entry), "%s=/", rows[i].name);
+        memset(entry + n, 'a', 5000);
+        entry[n + 5000] = '\0';
+        assert_non_null(strstr(warning_of(entry), "shorter than 4096 bytes"));
     }
 }
 
@@ -563,7 +572,7 @@ int main(void)
         cmocka_unit_test(test_size_warning_text),
         cmocka_unit_test(test_every_row_rejects_empty_value),
         cmocka_unit_test(test_every_enum_row_takes_its_words),
-        cmocka_unit_test(test_every_path_row_points_into_environment),
+        cmocka_unit_test(test_every_path_row_is_copied),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_warnings_are_counted),
         cmocka_unit_test(test_warning_is_one_line_whatever_the_value),
