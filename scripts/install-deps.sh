@@ -13,6 +13,9 @@ packages=(
   libunwind-dev
   python3         # tests/programs: Python workload
   sqlite3         # tests/programs and the main job: sqlite3 workload
+  redis-server    # tests/programs: redis under load
+  redis-tools     # tests/programs: redis-benchmark, redis-cli
+  git             # tests/programs: git building a repository
   valgrind
   procps          # ps, free: used when looking at a run
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# compare_preload.sh LIBHAKMEM NAME COMMAND [ARGS...]
+# compare_preload.sh [--compare-files] LIBHAKMEM NAME COMMAND [ARGS...]
 #
 # Runs COMMAND twice, each time in a fresh empty directory: once as it is,
 # once with LD_PRELOAD=LIBHAKMEM (and HAKMEM_VERBOSE=1).  Passes only if
@@ -7,12 +7,20 @@
 #   - hakmem really was loaded in the second run (its start-up configuration,
 #     HAKMEM_* lines, is on that run's stderr),
 #   - stdout is byte-for-byte the same, and so is stderr once hakmem's own
-#     lines are taken out.
+#     lines are taken out,
+#   - with --compare-files, the two directories hold the same files when the
+#     runs end, each byte-for-byte the same (cmp): for programs whose output
+#     is files, such as a compiler's objects.
 # On failure it prints what differed, with a diff.
 set -uo pipefail
 
+compare_files=0
+if [ "${1:-}" = --compare-files ]; then
+  compare_files=1
+  shift
+fi
 if [ $# -lt 3 ]; then
-  echo "usage: $0 LIBHAKMEM NAME COMMAND [ARGS...]" >&2
+  echo "usage: $0 [--compare-files] LIBHAKMEM NAME COMMAND [ARGS...]" >&2
   exit 2
 fi
 lib=$1 name=$2
@@ -23,6 +31,8 @@ if [ ! -f "$lib" ]; then
   echo "$name: no library at $lib" >&2
   exit 1
 fi
+# Absolute: the runs happen in other directories.
+lib=$(cd "$(dirname "$lib")" && pwd)/$(basename "$lib")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-$name.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -94,6 +104,30 @@ if ! cmp -s "$work/plain.err" "$work/hakmem.err.program"; then
   diff -u --label without-hakmem --label with-hakmem "$work/plain.err" "$work/hakmem.err.program" |
     head -n 60 >&2
   failed=1
+fi
+
+# same_files: compares what the two runs left in their directories.
+same_files() {
+  (cd "$work/plain" && find . -type f -printf '%P\n' | LC_ALL=C sort) >"$work/plain.files"
+  (cd "$work/hakmem" && find . -type f -printf '%P\n' | LC_ALL=C sort) >"$work/hakmem.files"
+  if ! cmp -s "$work/plain.files" "$work/hakmem.files"; then
+    echo "$name: FAIL: the runs left different files:" >&2
+    diff -u --label without-hakmem --label with-hakmem "$work/plain.files" "$work/hakmem.files" |
+      head -n 60 >&2
+    return 1
+  fi
+  local f differ=0
+  while IFS= read -r f; do
+    if ! cmp "$work/plain/$f" "$work/hakmem/$f" >"$work/cmp.out" 2>&1; then
+      echo "$name: FAIL: $f differs between the runs: $(sed 's/^.* differ: //' "$work/cmp.out")" >&2
+      differ=1
+    fi
+  done <"$work/plain.files"
+  [ "$differ" -eq 0 ] || return 1
+  echo "$name: $(wc -l <"$work/plain.files") files left by the program, all identical"
+}
+if [ "$compare_files" -eq 1 ] && [ "$plain_rc" -eq 0 ] && [ "$hak_rc" -eq 0 ]; then
+  same_files || failed=1
 fi
 
 if [ "$failed" -ne 0 ]; then
