@@ -5,10 +5,15 @@
 #   ctest -R docs.                           fails while a checked-in file is stale
 # None of this needs the allocator library.
 
-# hak_generated_doc(NAME GENERATOR_SOURCE DOCUMENT TABLE): the generator
-# gen_NAME, the target NAME_doc, and the test docs.<document>_in_sync.
-function(hak_generated_doc name source document table)
-  add_executable(gen_${name}_doc ${PROJECT_SOURCE_DIR}/${source} ${PROJECT_SOURCE_DIR}/src/docgen.c)
+# hak_generated_doc(NAME DOCUMENT TABLE): tools/docgen/gen_NAME_doc.c built
+# with the table's directory on its include path, the target NAME_doc, and
+# the test docs.NAME_md_in_sync.  The generators use stdio and malloc
+# freely: they are build tools, kept out of src/, which is the allocator.
+function(hak_generated_doc name document table)
+  get_filename_component(table_dir ${PROJECT_SOURCE_DIR}/${table} DIRECTORY)
+  add_executable(gen_${name}_doc ${PROJECT_SOURCE_DIR}/tools/docgen/gen_${name}_doc.c
+    ${PROJECT_SOURCE_DIR}/tools/docgen/docgen.c)
+  target_include_directories(gen_${name}_doc PRIVATE ${table_dir} ${PROJECT_SOURCE_DIR}/tools/docgen)
   add_custom_target(${name}_doc
     COMMAND gen_${name}_doc ${PROJECT_SOURCE_DIR}/${document}
     COMMENT "Generating ${document} from ${table}"
@@ -20,5 +25,5 @@ function(hak_generated_doc name source document table)
   endif()
 endfunction()
 
-hak_generated_doc(env src/env/gen_env_doc.c docs/ENV.md src/env/env.def)
-hak_generated_doc(stats src/stats/gen_stats_doc.c docs/STATS.md src/stats/counters.def)
+hak_generated_doc(env docs/ENV.md src/env/env.def)
+hak_generated_doc(stats docs/STATS.md src/stats/counters.def)

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../docgen.h"
+#include "docgen.h"
 
 typedef struct doc_row {
     const char *name;
@@ -105,7 +105,7 @@ static bool table_is_valid(void)
 static const char intro[] =
     "# HAKMEM_* environment variables\n"
     "\n"
-    "<!-- Generated from src/env/env.def by src/env/gen_env_doc.c; do not edit.\n"
+    "<!-- Generated from src/env/env.def by tools/docgen/gen_env_doc.c; do not edit.\n"
     "     Regenerate with `cmake --build build --target env_doc`. -->\n"
     "\n"
     "hakmem reads its configuration from `HAKMEM_*` environment variables once, when it\n"

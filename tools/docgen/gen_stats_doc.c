@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../docgen.h"
+#include "docgen.h"
 
 typedef struct counter_row {
     const char *id;
@@ -120,7 +120,7 @@ static bool table_is_valid(void)
 static const char intro[] =
     "# The stats dump (`hakmem.stats/1`)\n"
     "\n"
-    "<!-- Generated from src/stats/counters.def by src/stats/gen_stats_doc.c; do not edit.\n"
+    "<!-- Generated from src/stats/counters.def by tools/docgen/gen_stats_doc.c; do not edit.\n"
     "     Regenerate with `cmake --build build --target stats_doc`. -->\n"
     "\n"
     "hakmem can count what it does and write it down as one JSON document per\n"

@@ -1,5 +1,5 @@
 /*
- * Build-time only: the command line shared by the generators of docs/ENV.md
+ * The command line shared by the generators of docs/ENV.md
  * and docs/STATS.md (gen_env_doc, gen_stats_doc).  Each writes its document
  * from one table; this writes it to a file or stdout, or with --check
  * compares it with the checked-in file.
