@@ -30,6 +30,7 @@ WORKLOADS = {
     "frag": ("fragmentation: 512 MiB mixed, free 90%, 256 MiB more", "M ops/s"),
     "python": ("Python standard-library workload (tests/programs/workload.py)", "s"),
     "sqlite": ("sqlite3 CLI, 300,000 rows (tests/programs/workload.sql)", "s"),
+    "redis": ("redis-server on 127.0.0.1, redis-benchmark (not preloaded): 20,000 requests each of SET, GET, LPUSH, LPOP, HSET, 256 B (bench/redis_bench.sh)", "s"),
 }
 MT_TARGET = ["larson_2t", "mid_large_2t", "prodcons_tiny", "prodcons_mid"]
 
