@@ -36,13 +36,8 @@ void hak_alloc_configure(void)
 
 void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
 {
-    if (hak_stats_enabled) { /* hak_stat_alloc, inline: this runs on every allocation */
-        uint64_t *c = hak_tls_heap->stats.cls[cls];
-        hak_stat_bump(&c[HAK_CSTAT_ALLOC], 1);
-        hak_stat_bump(&c[HAK_CSTAT_BYTES_REQUESTED], size);
-        if (hak_hist_enabled)
-            hak_stat_bump(&hak_tls_heap->stats.hist[hak_hist_bucket(size)], 1);
-    }
+    if (hak_stats_enabled)
+        hak_stat_alloc(hak_tls_heap, cls, size);
     if (hak_check_enabled)
         hak_check_clear(p);
     return p;

@@ -17,6 +17,17 @@ extern bool hak_alloc_tracking;
  * fast path free of saved registers). */
 void *hak_track_alloc_then(void *p, unsigned cls, size_t size);
 
+/* An allocation of `size` bytes from class cls, on the owning thread's
+ * shard; inline, as it runs on every allocation with counting on. */
+static inline void hak_stat_alloc(hak_heap *h, unsigned cls, size_t size)
+{
+    uint64_t *row = h->stats.cls[cls];
+    hak_stat_bump(&row[HAK_CSTAT_ALLOC], 1);
+    hak_stat_bump(&row[HAK_CSTAT_BYTES_REQUESTED], size);
+    if (hak_hist_enabled)
+        hak_stat_bump(&h->stats.hist[hak_hist_bucket(size)], 1);
+}
+
 static inline void hak_count_owner_free(hak_heap *h, unsigned cls)
 {
     if (__builtin_expect(hak_stats_enabled, 0))

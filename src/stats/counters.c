@@ -66,14 +66,6 @@ void hak_stat_count_class(unsigned cls, hak_class_stat_id id, uint64_t n)
         total_add(&totals.cls[cls][id], n);
 }
 
-void hak_stat_alloc(hak_heap *h, unsigned cls, size_t size)
-{
-    hak_stat_bump(&h->stats.cls[cls][HAK_CSTAT_ALLOC], 1);
-    hak_stat_bump(&h->stats.cls[cls][HAK_CSTAT_BYTES_REQUESTED], size);
-    if (hak_hist_enabled)
-        hak_stat_bump(&h->stats.hist[hak_hist_bucket(size)], 1);
-}
-
 void hak_stat_request(size_t size)
 {
     if (!hak_hist_enabled)

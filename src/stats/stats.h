@@ -71,8 +71,6 @@ struct hak_heap;
  * heap, else into the totals. */
 void hak_stat_count(hak_stat_id id, uint64_t n);
 void hak_stat_count_class(unsigned cls, hak_class_stat_id id, uint64_t n);
-/* An allocation of `size` bytes from class cls, on the owning thread's shard. */
-void hak_stat_alloc(struct hak_heap *h, unsigned cls, size_t size);
 /* A large allocation (no class) for the histogram. */
 void hak_stat_request(size_t size);
 
