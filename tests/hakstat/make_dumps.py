@@ -89,7 +89,10 @@ def make(seed, program, pid, scale, env=None, hist=True, remote=0.05, start=1763
         buckets[b] = buckets.get(b, 0) + e["alloc"]
     groups = {}
     for g, k in COUNTERS:
-        groups.setdefault(g, {})[k] = r.randint(0, int(scale * 0.001) + 5)
+        # A generator of its own per counter: a counter added to counters.def
+        # changes no other figure, so the golden outputs stay as they were.
+        count = random.Random("%d:%s.%s" % (seed, g, k))
+        groups.setdefault(g, {})[k] = count.randint(0, int(scale * 0.001) + 5)
     la = r.randint(10, 200)
     groups["large"].update({"alloc": la, "free": la - r.randint(0, 3),
                             "bytes_requested": la * 3000000, "bytes_allocated": la * 3002368,
@@ -121,8 +124,106 @@ def make(seed, program, pid, scale, env=None, hist=True, remote=0.05, start=1763
 def future_fields(d):
     """Fields a later schema may add: hakstat must ignore them."""
     d["tiers"]["mid"]["page_stats"] = {"pages_live": 12, "nested": {"deeper": 3}}
-    d["sites"] = [{"site": "0x1234", "alloc": 5, "frames": ["main", "foo"]}]
+    d["heap_profiles"] = [{"site": "0x1234", "alloc": 5, "frames": ["main", "foo"]}]
     d["future_field"] = {"nested": [1, 2, 3], "text": "ignored"}
+
+
+# Allocation sites (the "sites" section, HAKMEM_PROF_SAMPLE): sqlite3 stacks
+# as hakmem's unwinder would record them, innermost first.  A frame is
+# (object, symbol, offset in the symbol), (object, None, offset in the object)
+# for a stripped object, or (None, None, address) outside any object.
+SHELL = "/usr/bin/sqlite3"
+LIBSQLITE = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+TOKENIZER = "/opt/sqlite-ext/libtokenize.so"
+SYMBOLS = {  # symbol: (object, start offset in it)
+    "sqlite3MemMalloc": (LIBSQLITE, 0x1f2a0), "sqlite3MemRealloc": (LIBSQLITE, 0x1f3b0),
+    "sqlite3Malloc": (LIBSQLITE, 0x1f6d0), "sqlite3Realloc": (LIBSQLITE, 0x1f9d0),
+    "sqlite3DbMallocRawNN": (LIBSQLITE, 0x20aa0), "sqlite3StrAccumEnlarge": (LIBSQLITE, 0x25dd0),
+    "sqlite3_str_vappendf": (LIBSQLITE, 0x261d0), "sqlite3_mprintf": (LIBSQLITE, 0x279e0),
+    "pcache1Alloc": (LIBSQLITE, 0x3a960), "pcache1FetchStage2": (LIBSQLITE, 0x3b330),
+    "getPageNormal": (LIBSQLITE, 0x41b20), "getAndInitPage": (LIBSQLITE, 0x4f080),
+    "sqlite3BtreeInsert": (LIBSQLITE, 0x5a070), "sqlite3VdbeCreate": (LIBSQLITE, 0x6c2c0),
+    "sqlite3GetVdbe": (LIBSQLITE, 0x6c570), "sqlite3VdbeSorterInit": (LIBSQLITE, 0x7b940),
+    "sqlite3VdbeExec": (LIBSQLITE, 0x88190), "sqlite3_step": (LIBSQLITE, 0x93990),
+    "sqlite3Prepare": (LIBSQLITE, 0xa1df0), "sqlite3LockAndPrepare": (LIBSQLITE, 0xa22e0),
+    "sqlite3_prepare_v2": (LIBSQLITE, 0xa24d0), "shell_callback": (SHELL, 0x18870),
+    "shell_exec": (SHELL, 0x1c150), "one_input_line": (SHELL, 0x2a870),
+    "process_input": (SHELL, 0x2b020), "main": (SHELL, 0x9110),
+    "__strdup": (LIBC, 0x9a3b0), "__libc_start_call_main": (LIBC, 0x27150),
+}
+OUTER = [("sqlite3_step", 0xc5), ("shell_exec", 0x1a3), ("process_input", 0x1c4),
+         ("main", 0xc62), ("__libc_start_call_main", 0x7a)]
+STACKS = {
+    "pagecache": [("sqlite3MemMalloc", 0x14), ("sqlite3Malloc", 0x4e), ("pcache1Alloc", 0x62),
+                  ("pcache1FetchStage2", 0x1a8), ("getPageNormal", 0x117),
+                  ("getAndInitPage", 0x61), ("sqlite3BtreeInsert", 0x389),
+                  ("sqlite3VdbeExec", 0x5f42)] + OUTER,
+    "prepare": [("sqlite3MemMalloc", 0x14), ("sqlite3Malloc", 0x4e),
+                ("sqlite3DbMallocRawNN", 0x73), ("sqlite3VdbeCreate", 0x28),
+                ("sqlite3GetVdbe", 0x31), ("sqlite3Prepare", 0x18e),
+                ("sqlite3LockAndPrepare", 0x97), ("sqlite3_prepare_v2", 0x31)] + OUTER[1:],
+    "mprintf": [("sqlite3MemRealloc", 0x1b), ("sqlite3Realloc", 0x70),
+                ("sqlite3StrAccumEnlarge", 0x9d), ("sqlite3_str_vappendf", 0xb42),
+                ("sqlite3_mprintf", 0x56), ("shell_callback", 0x2f0)] + OUTER,
+    "readline": [("__strdup", 0x1a), ("one_input_line", 0x87), ("process_input", 0x9e),
+                 ("main", 0xc62), ("__libc_start_call_main", 0x7a)],
+    # A tokenizer extension without symbols, called through a trampoline
+    # that is in no object; at a different address in every process.
+    "tokenizer": [(TOKENIZER, None, 0x2d31), (TOKENIZER, None, 0x1f80), (None, None, "trampoline"),
+                  ("sqlite3VdbeExec", 0x4317)] + OUTER,
+    "sorter": [("sqlite3MemMalloc", 0x14), ("sqlite3Malloc", 0x4e),
+               ("sqlite3VdbeSorterInit", 0x1d4), ("sqlite3VdbeExec", 0x6a0b)] + OUTER,
+}
+SAMPLE_BYTES = 524288
+
+
+def frame(spec, bases):
+    """A frame of the dump from its spec and the load bases of a process."""
+    if len(spec) == 2:
+        obj, start = SYMBOLS[spec[0]]
+        off = start + spec[1]
+        return {"addr": hex(bases[obj] + off), "obj": obj, "obj_offset": hex(off),
+                "sym": spec[0], "sym_offset": spec[1]}
+    obj, _, off = spec
+    if obj is None:
+        return {"addr": hex(bases[off]), "obj": "", "obj_offset": hex(bases[off]), "sym": None}
+    return {"addr": hex(bases[obj] + off), "obj": obj, "obj_offset": hex(off), "sym": None}
+
+
+def with_sites(d, bases, sites, unrecorded=0, sample_bytes=SAMPLE_BYTES):
+    """Adds a sites section: sites is [(stack, share of the bytes allocated,
+    share of its samples still live, mean requested size)]; the estimates
+    add up to the dump's bytes allocated, as an unbiased sampler's would."""
+    stacks = []
+    for name, share, live, size in sites:
+        samples = max(1, round(d["totals"]["bytes_allocated"] * share / sample_bytes))
+        samples_live = round(samples * live)
+        stacks.append({"samples": samples, "samples_live": samples_live,
+                       "requested_bytes": samples * size,
+                       "allocated_bytes": samples * sample_bytes,
+                       "live_bytes": samples_live * sample_bytes,
+                       "frames": [frame(f, bases) for f in STACKS[name]]})
+    d["sites"] = {"sample_bytes": sample_bytes, "depth": 16,
+                  "samples": sum(s["samples"] for s in stacks) + unrecorded,
+                  "samples_live": sum(s["samples_live"] for s in stacks),
+                  "unrecorded": unrecorded, "stacks": stacks}
+    return d
+
+
+def bases(seed):
+    """Load bases of one process (address-space randomisation)."""
+    r = random.Random(seed)
+    lib = 0x7f0000000000 + (r.randrange(1 << 28) << 12)
+    return {SHELL: 0x550000000000 + (r.randrange(1 << 28) << 12), LIBC: lib,
+            LIBSQLITE: lib + 0x400000, TOKENIZER: lib + 0x800000, "trampoline": lib + 0xa01a40}
+
+
+def ignored_site_fields(d):
+    """Fields the sites section may grow: hakstat must ignore them."""
+    d["sites"]["stacks"][0]["thread"] = "worker"
+    d["sites"]["stacks"][0]["frames"][0]["build_id"] = "3f9a0c"
+    d["sites"]["interval_ms"] = 10
 
 
 def write(path, d, compact=False):
@@ -172,6 +273,68 @@ def write_bad(idle):
         write(bad + name, d)
 
 
+def write_bad_sites(sampled):
+    """Each a dump with sites with one thing wrong in them."""
+    bad = "tests/hakstat/bad/"
+    text = json.dumps(sampled, indent=1) + "\n"
+    frame0 = lambda d: d["sites"]["stacks"][0]["frames"][0]
+    stack0 = lambda d: d["sites"]["stacks"][0]
+    mutations = {
+        "sites-array.json": lambda d: d.update(sites=[]),
+        "sites-no-sample-bytes.json": lambda d: d["sites"].pop("sample_bytes"),
+        "sites-stacks-object.json": lambda d: d["sites"].update(stacks={}),
+        "site-number.json": lambda d: d["sites"]["stacks"].append(7),
+        "site-samples-string.json": lambda d: stack0(d).update(samples="12"),
+        "site-live-negative.json": lambda d: stack0(d).update(live_bytes=-524288),
+        "site-no-frames.json": lambda d: stack0(d).pop("frames"),
+        "site-frames-too-many.json": lambda d: stack0(d).update(frames=stack0(d)["frames"] * 30),
+        "frame-string.json": lambda d: stack0(d)["frames"].insert(0, "sqlite3Malloc"),
+        "frame-addr-number.json": lambda d: frame0(d).update(addr=int(frame0(d)["addr"], 16)),
+        "frame-addr-not-hex.json": lambda d: frame0(d).update(addr="sqlite3MemMalloc+0x14"),
+        "frame-offset-too-wide.json": lambda d: frame0(d).update(obj_offset="0x1" + "0" * 16),
+        "frame-obj-null.json": lambda d: frame0(d).update(obj=None),
+        "frame-no-sym.json": lambda d: frame0(d).pop("sym"),
+        "frame-sym-number.json": lambda d: frame0(d).update(sym=5),
+        "frame-no-sym-offset.json": lambda d: frame0(d).pop("sym_offset"),
+    }
+    for name, mutate in mutations.items():
+        d = json.loads(text)
+        mutate(d)
+        write(bad + name, d)
+
+
+PROF = {"HAKMEM_PROF_SAMPLE": SAMPLE_BYTES}
+
+
+def write_sites(dumps):
+    """sqlite3 sampled: two processes (A and B, to merge), a later snapshot
+    of A (to diff: its page cache grew), and a run that sampled nothing."""
+    a_sites = [("pagecache", 0.38, 0.30, 4360), ("prepare", 0.27, 0.01, 310),
+               ("mprintf", 0.18, 0.0, 190), ("tokenizer", 0.12, 0.10, 950),
+               ("readline", 0.05, 0.02, 42)]
+    a = make(12, "sqlite3", 6101, 300_000, env=PROF, start=1763876000000, elapsed=4100)
+    write(dumps + "sites-a.json", with_sites(a, bases(6101), a_sites))
+    b = make(13, "sqlite3", 6102, 200_000, env=PROF, start=1763876001000, elapsed=3500)
+    write(dumps + "sites-b.json",
+          with_sites(b, bases(6102), [("pagecache", 0.45, 0.25, 4360), ("prepare", 0.30, 0.02, 330),
+                                      ("tokenizer", 0.15, 0.05, 900), ("readline", 0.10, 0.0, 40)],
+                     unrecorded=3))
+    later = make(12, "sqlite3", 6101, 450_000, env=PROF, start=1763876000000, elapsed=9800,
+                 extra=lambda d: d.update(reason="signal"))
+    later_sites = [("pagecache", 0.45, 0.50, 4360), ("prepare", 0.25, 0.01, 310),
+                   ("mprintf", 0.12, 0.0, 190), ("tokenizer", 0.09, 0.10, 950),
+                   ("readline", 0.03, 0.02, 42), ("sorter", 0.06, 0.2, 65536)]
+    with_sites(later, bases(6101), later_sites)
+    ignored_site_fields(later)
+    write(dumps + "sites-a-later.json", later)
+    # `true` allocates less than a sampling interval: sampling on, no sample.
+    write(dumps + "sites-idle.json",
+          with_sites(make(8, "true", 1, 0, env={"HAKMEM_PROF_SAMPLE": 1 << 30}), bases(1), [],
+                     sample_bytes=1 << 30))
+    write_bad_sites(with_sites(make(8, "true", 1, 0, env=PROF), bases(1),
+                               [("prepare", 0.5, 0.0, 300), ("tokenizer", 0.5, 0.0, 900)]))
+
+
 def main():
     dumps = "tests/hakstat/dumps/"
     write(dumps + "sqlite.json", make(1, "sqlite3", 41230, 2_000_000))
@@ -189,10 +352,14 @@ def main():
     write(dumps + "nohist.json", make(7, "ls", 99, 3_000, hist=False))
     write(dumps + "idle.json", make(8, "true", 1, 0))
     write_bad(make(8, "true", 1, 0))
+    write_sites(dumps)
     corpus = "tests/hakstat/corpus/"
     write(corpus + "seed-small.json", make(9, "small", 2, 150, extra=future_fields), True)
     write(corpus + "seed-idle.json", make(8, "true", 1, 0), True)
     write(corpus + "seed-nohist.json", make(10, "nohist", 3, 100, hist=False), True)
+    write(corpus + "seed-sites.json",
+          with_sites(make(11, "small", 4, 150, env=PROF), bases(11),
+                     [("pagecache", 0.6, 0.5, 4360), ("tokenizer", 0.4, 0.1, 900)], 1), True)
 
 
 main()

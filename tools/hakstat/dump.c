@@ -515,6 +515,217 @@ static bool read_histogram(jv doc, hs_dump *d, char *err)
     return ok;
 }
 
+// ------------------------------------------------------------- sites
+
+static int compare_u64(uint64_t a, uint64_t b) { return (a > b) - (a < b); }
+
+static int compare_frames(const hs_frame *a, const hs_frame *b)
+{
+    bool known_a = a->obj[0] != '\0', known_b = b->obj[0] != '\0';
+    if (known_a != known_b)
+        return known_a ? -1 : 1;
+    if (!known_a)
+        return compare_u64(a->addr, b->addr);
+    int by_obj = strcmp(a->obj, b->obj);
+    return by_obj != 0 ? by_obj : compare_u64(a->obj_offset, b->obj_offset);
+}
+
+int hs_stack_compare(const hs_site *a, const hs_site *b)
+{
+    for (size_t i = 0; i < a->nframes && i < b->nframes; i++) {
+        int c = compare_frames(&a->frames[i], &b->frames[i]);
+        if (c != 0)
+            return c;
+    }
+    return compare_u64(a->nframes, b->nframes);
+}
+
+/* Stack order, then addresses: the same stack from several processes sorts
+ * the same way on every run, so which address a merged frame keeps does too. */
+static int compare_stacks(const void *pa, const void *pb)
+{
+    const hs_site *a = pa, *b = pb;
+    int c = hs_stack_compare(a, b);
+    for (size_t i = 0; c == 0 && i < a->nframes; i++)
+        c = compare_u64(a->frames[i].addr, b->frames[i].addr);
+    return c;
+}
+
+static void free_frames(hs_site *s)
+{
+    for (size_t i = 0; i < s->nframes; i++) {
+        free(s->frames[i].obj);
+        free(s->frames[i].sym);
+    }
+    free(s->frames);
+    s->frames = NULL;
+    s->nframes = 0;
+}
+
+/* Adds src, the same stack, into sum; a symbol only src resolved moves over. */
+static void add_site(hs_site *sum, hs_site *src)
+{
+    sum->samples = sat_add(sum->samples, src->samples);
+    sum->samples_live = sat_add(sum->samples_live, src->samples_live);
+    sum->requested_bytes = sat_add(sum->requested_bytes, src->requested_bytes);
+    sum->allocated_bytes = sat_add(sum->allocated_bytes, src->allocated_bytes);
+    sum->live_bytes = sat_add(sum->live_bytes, src->live_bytes);
+    for (size_t i = 0; i < sum->nframes; i++) {
+        if (sum->frames[i].sym == NULL && src->frames[i].sym != NULL) {
+            sum->frames[i].sym = src->frames[i].sym;
+            sum->frames[i].sym_offset = src->frames[i].sym_offset;
+            src->frames[i].sym = NULL;
+        }
+    }
+}
+
+/* Sorts the stacks and makes one of a stack listed several times (by
+ * several processes, or twice by one). */
+static void merge_stacks(hs_sites *s)
+{
+    size_t kept = 0;
+    if (s->nstacks == 0)
+        return;
+    qsort(s->stacks, s->nstacks, sizeof(*s->stacks), compare_stacks);
+    for (size_t i = 1; i < s->nstacks; i++) {
+        if (hs_stack_compare(&s->stacks[kept], &s->stacks[i]) == 0) {
+            add_site(&s->stacks[kept], &s->stacks[i]);
+            free_frames(&s->stacks[i]);
+        } else {
+            s->stacks[++kept] = s->stacks[i];
+        }
+    }
+    s->nstacks = kept + 1;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "0x11c4", at most 64 bits. */
+static bool parse_hex(const char *s, uint64_t *out)
+{
+    if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || s[2] == '\0')
+        return false;
+    s += 2;
+    while (s[0] == '0' && s[1] != '\0')
+        s++;
+    if (strlen(s) > 16)
+        return false;
+    *out = 0;
+    for (; *s != '\0'; s++) {
+        int digit = hex_digit(*s);
+        if (digit < 0)
+            return false;
+        *out = *out << 4 | (uint64_t)digit;
+    }
+    return true;
+}
+
+/* An address written as a hex string (JSON numbers lose bits above 2^53). */
+static bool get_hex(jv v, const char *where, const char *key, uint64_t *out, char *err)
+{
+    char *text = get_string(v, where, key, err);
+    if (text == NULL)
+        return false;
+    bool ok =
+        parse_hex(text, out) ||
+        fail(err, "%s.%s is \"%.40s\", expected a hex number like \"0x11c4\"", where, key, text);
+    free(text);
+    return ok;
+}
+
+static bool read_frame(jv e, const char *where, hs_frame *f, char *err)
+{
+    if (jv_get_kind(e) != JV_KIND_OBJECT)
+        return fail(err, "%s is %s, expected an object", where, kind_word(jv_get_kind(e)));
+    if (!get_hex(e, where, "addr", &f->addr, err) ||
+        (f->obj = get_string(e, where, "obj", err)) == NULL ||
+        !get_hex(e, where, "obj_offset", &f->obj_offset, err))
+        return false;
+    jv sym = jv_object_get(jv_copy(e), jv_string("sym"));
+    jv_kind kind = jv_get_kind(sym);
+    if (kind == JV_KIND_STRING)
+        f->sym = xstrdup(jv_string_value(sym));
+    jv_free(sym);
+    if (kind == JV_KIND_NULL)
+        return true;
+    if (kind == JV_KIND_INVALID)
+        return fail(err, "%s.sym is missing", where);
+    if (kind != JV_KIND_STRING)
+        return fail(err, "%s.sym is %s, expected a string or null", where, kind_word(kind));
+    return get_u64(e, where, "sym_offset", &f->sym_offset, err);
+}
+
+static bool read_stack(jv e, const char *where, hs_site *s, char *err)
+{
+    jv frames;
+    if (jv_get_kind(e) != JV_KIND_OBJECT)
+        return fail(err, "%s is %s, expected an object", where, kind_word(jv_get_kind(e)));
+    if (!get_u64(e, where, "samples", &s->samples, err) ||
+        !get_u64(e, where, "samples_live", &s->samples_live, err) ||
+        !get_u64(e, where, "requested_bytes", &s->requested_bytes, err) ||
+        !get_u64(e, where, "allocated_bytes", &s->allocated_bytes, err) ||
+        !get_u64(e, where, "live_bytes", &s->live_bytes, err) ||
+        !at_path(e, where, "frames", JV_KIND_ARRAY, &frames, err))
+        return false;
+    int n = jv_array_length(jv_copy(frames));
+    bool ok = n <= HS_MAX_FRAMES ||
+              fail(err, "%s.frames has %d frames, more than %d", where, n, HS_MAX_FRAMES);
+    if (ok)
+        s->frames = xrealloc(NULL, ((size_t)n + 1) * sizeof(*s->frames));
+    for (int i = 0; ok && i < n; i++) {
+        char at[PATH_MAX_LEN];
+        snprintf(at, sizeof(at), "%.120s.frames[%d]", where, i);
+        jv f = jv_array_get(jv_copy(frames), i);
+        memset(&s->frames[i], 0, sizeof(s->frames[i]));
+        s->nframes++;
+        ok = read_frame(f, at, &s->frames[i], err);
+        jv_free(f);
+    }
+    jv_free(frames);
+    return ok;
+}
+
+/* The optional "sites" section (HAKMEM_PROF_SAMPLE > 0). */
+static bool read_sites(jv doc, hs_dump *d, char *err)
+{
+    hs_sites *s = &d->sites;
+    jv stacks;
+    if (!present_at(doc, "sites"))
+        return true;
+    s->present = true;
+    if (!get_u64(doc, "", "sites.sample_bytes", &s->sample_bytes, err) ||
+        !get_u64(doc, "", "sites.depth", &s->depth, err) ||
+        !get_u64(doc, "", "sites.samples", &s->samples, err) ||
+        !get_u64(doc, "", "sites.samples_live", &s->samples_live, err) ||
+        !get_u64(doc, "", "sites.unrecorded", &s->unrecorded, err) ||
+        !at_path(doc, "", "sites.stacks", JV_KIND_ARRAY, &stacks, err))
+        return false;
+    int n = jv_array_length(jv_copy(stacks));
+    bool ok = (unsigned)n <= HS_MAX_STACKS ||
+              fail(err, "sites.stacks has %d stacks, more than %u", n, HS_MAX_STACKS);
+    if (ok)
+        s->stacks = xrealloc(NULL, ((size_t)n + 1) * sizeof(*s->stacks));
+    for (int i = 0; ok && i < n; i++) {
+        char where[PATH_MAX_LEN];
+        snprintf(where, sizeof(where), "sites.stacks[%d]", i);
+        jv e = jv_array_get(jv_copy(stacks), i);
+        memset(&s->stacks[i], 0, sizeof(s->stacks[i]));
+        s->nstacks++;
+        ok = read_stack(e, where, &s->stacks[i], err);
+        jv_free(e);
+    }
+    jv_free(stacks);
+    if (ok)
+        merge_stacks(s);
+    return ok;
+}
+
 // ------------------------------------------------------------- extras
 
 static void add_extra(hs_dump *d, const char *path, uint64_t value)
@@ -579,7 +790,8 @@ static void read_extras(jv doc, hs_dump *d)
 static bool read_doc(jv doc, hs_dump *d, char *err)
 {
     if (!read_schema(doc, err) || !read_process(doc, d, err) || !read_config(doc, d, err) ||
-        !read_counters(doc, d, err) || !read_classes(doc, d, err) || !read_histogram(doc, d, err))
+        !read_counters(doc, d, err) || !read_classes(doc, d, err) || !read_histogram(doc, d, err) ||
+        !read_sites(doc, d, err))
         return false;
     read_extras(doc, d);
     return true;
@@ -709,6 +921,37 @@ static void add_counts(hs_dump *sum, const hs_dump *src)
     sum->hist_enabled |= src->hist_enabled;
 }
 
+static hs_site copy_site(const hs_site *src)
+{
+    hs_site copy = *src;
+    copy.frames = xrealloc(NULL, (src->nframes + 1) * sizeof(*copy.frames));
+    for (size_t i = 0; i < src->nframes; i++) {
+        copy.frames[i] = src->frames[i];
+        copy.frames[i].obj = xstrdup(src->frames[i].obj);
+        copy.frames[i].sym = src->frames[i].sym != NULL ? xstrdup(src->frames[i].sym) : NULL;
+    }
+    return copy;
+}
+
+/* Stacks of several processes add up where they are the same stack. */
+static void add_sites(hs_sites *sum, const hs_sites *src)
+{
+    if (!src->present)
+        return;
+    if (!sum->present)
+        sum->sample_bytes = src->sample_bytes;
+    sum->sample_bytes_differ |= src->sample_bytes_differ || sum->sample_bytes != src->sample_bytes;
+    sum->present = true;
+    sum->depth = src->depth > sum->depth ? src->depth : sum->depth;
+    sum->samples = sat_add(sum->samples, src->samples);
+    sum->samples_live = sat_add(sum->samples_live, src->samples_live);
+    sum->unrecorded = sat_add(sum->unrecorded, src->unrecorded);
+    sum->stacks = xrealloc(sum->stacks, (sum->nstacks + src->nstacks + 1) * sizeof(*sum->stacks));
+    for (size_t i = 0; i < src->nstacks; i++)
+        sum->stacks[sum->nstacks++] = copy_site(&src->stacks[i]);
+    merge_stacks(sum);
+}
+
 void hs_dump_add(hs_dump *sum, const hs_dump *src)
 {
     add_times(sum, src);
@@ -730,6 +973,7 @@ void hs_dump_add(hs_dump *sum, const hs_dump *src)
     }
     for (size_t i = 0; i < src->nextras; i++)
         add_extra(sum, src->extras[i].path, src->extras[i].value);
+    add_sites(&sum->sites, &src->sites);
 }
 
 void hs_dump_free(hs_dump *d)
@@ -742,6 +986,9 @@ void hs_dump_free(hs_dump *d)
     }
     for (size_t i = 0; i < d->nextras; i++)
         free(d->extras[i].path);
+    for (size_t i = 0; i < d->sites.nstacks; i++)
+        free_frames(&d->sites.stacks[i]);
+    free(d->sites.stacks);
     free(d->programs);
     free(d->pids);
     free(d->config);

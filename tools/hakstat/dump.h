@@ -60,6 +60,35 @@ typedef struct hs_tier {
     uint64_t slabs_in_use;
 } hs_tier;
 
+/* Allocation sites (the optional "sites" section, with HAKMEM_PROF_SAMPLE). */
+#define HS_MAX_FRAMES 256
+#define HS_MAX_STACKS (1u << 20)
+
+typedef struct hs_frame {
+    uint64_t addr;
+    char *obj; /* "" when unknown */
+    uint64_t obj_offset;
+    char *sym; /* NULL when unresolved */
+    uint64_t sym_offset;
+} hs_frame;
+
+typedef struct hs_site {
+    uint64_t samples, samples_live;
+    uint64_t requested_bytes, allocated_bytes, live_bytes;
+    hs_frame *frames; /* innermost first */
+    size_t nframes;
+} hs_site;
+
+typedef struct hs_sites {
+    bool present;             /* the dump (one of the sum) has the section */
+    bool sample_bytes_differ; /* dumps of a sum sampled at different rates */
+    uint64_t sample_bytes;    /* of the first dump with sites */
+    uint64_t depth;           /* the largest */
+    uint64_t samples, samples_live, unrecorded;
+    hs_site *stacks; /* distinct stacks, in hs_stack_compare order */
+    size_t nstacks;
+} hs_sites;
+
 typedef struct hs_dump {
     size_t processes;
     char **programs; /* distinct, in order of first appearance */
@@ -88,6 +117,7 @@ typedef struct hs_dump {
     uint64_t hist[HS_HIST_BUCKETS];
     hs_extra *extras;
     size_t nextras;
+    hs_sites sites;
 } hs_dump;
 
 /* The longest error message the loader writes, with the file name before it. */
@@ -115,5 +145,10 @@ const char *hs_counter_path(int gc);
 /* A number by its dotted path: a counter of the table, or one found in an
  * object the schema grew ("tiers.mid.mf2.pages_new"); false if the dump has none. */
 bool hs_dump_find(const hs_dump *d, const char *path, uint64_t *value);
+
+/* The order of stacks, which is also their identity: frame by frame, by
+ * object and offset in it (alike in every process that loads the object),
+ * by address where the object is unknown; 0 for the same stack. */
+int hs_stack_compare(const hs_site *a, const hs_site *b);
 
 #endif /* HAKSTAT_DUMP_H */

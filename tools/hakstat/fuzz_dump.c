@@ -1,10 +1,11 @@
 /*
  * libFuzzer harness: arbitrary bytes through the dump loader and everything
- * hakstat computes from a dump (summary, JSON, a sum, a diff).  Inputs that
- * once crashed it live in tests/hakstat/corpus/, which a ctest feeds to the
- * hakstat binary.
+ * hakstat computes from a dump (summary, JSON, a sum, a diff, the sites of
+ * top).  Inputs that once crashed it live in tests/hakstat/corpus/, which a
+ * ctest feeds to the hakstat binary.
  */
 #include "summary.h"
+#include "top.h"
 
 #include <sanitizer/lsan_interface.h>
 #include <stdint.h>
@@ -34,6 +35,15 @@ static bool parses(const uint8_t *data, size_t size)
     return ok;
 }
 
+static void exercise_top(const hs_dump *d)
+{
+    for (int by = 0; by < HS_BY_ORDERS; by++) {
+        hs_top_print(sink(), d, (hs_site_by)by, 0);
+        hs_json_print(sink(), hs_top_json(d, (hs_site_by)by, 3));
+        hs_top_folded(sink(), d, (hs_site_by)by, 0);
+    }
+}
+
 static void exercise(const hs_dump *d)
 {
     hs_dump twice = {0};
@@ -43,6 +53,7 @@ static void exercise(const hs_dump *d)
     hs_json_print(sink(), hs_summary_json(&twice));
     hs_diff_print(sink(), d, &twice);
     hs_json_print(sink(), hs_diff_json(d, &twice));
+    exercise_top(&twice);
     hs_dump_free(&twice);
 }
 

@@ -4,6 +4,7 @@
  * (no clock, no paths, no colour), so tests compare it byte for byte.
  */
 #include "summary.h"
+#include "top.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -290,6 +291,23 @@ static const char *reason_note(const hs_dump *d)
     return strcmp(d->reason, "api") == 0 ? ", a snapshot by hak_stats_dump()" : ", a snapshot";
 }
 
+static const char *config_value(const hs_dump *d, const char *name)
+{
+    for (size_t i = 0; i < d->nconfig; i++)
+        if (strcmp(d->config[i].name, name) == 0)
+            return d->config[i].value;
+    return NULL;
+}
+
+/* A dump written for HAKMEM_PROF_SAMPLE alone: nothing was counted. */
+static bool counting_was_off(const hs_dump *d)
+{
+    const char *stats = config_value(d, "HAKMEM_STATS");
+    const char *signal = config_value(d, "HAKMEM_STATS_SIGNAL");
+    return stats != NULL && strcmp(stats, "0") == 0 && signal != NULL &&
+           strcmp(signal, "none") == 0;
+}
+
 static void print_header(FILE *out, const hs_dump *d, const hs_summary *s)
 {
     char elapsed[32], threads[32];
@@ -299,6 +317,10 @@ static void print_header(FILE *out, const hs_dump *d, const hs_summary *s)
     hs_print_who(out, d);
     fprintf(out, "\n  %s, %s thread%s%s\n", elapsed, threads,
             s->value[HS_FIG_THREADS] == 1 ? "" : "s", reason_note(d));
+    if (counting_was_off(d))
+        fputs("  counting was off (HAKMEM_STATS=1 turns it on): the counts below are zero;\n"
+              "  memory and sites are as measured\n",
+              out);
 }
 
 /* "Totals", "Rates", ...: one line a figure present. */
@@ -444,6 +466,7 @@ void hs_summary_print(FILE *out, const hs_dump *d)
     print_sections(out, &s);
     print_tiers(out, &s);
     print_top_classes(out, d);
+    hs_sites_summary_print(out, d);
     print_histogram(out, d);
     print_config(out, d, &s);
 }
@@ -542,6 +565,7 @@ jv hs_summary_json(const hs_dump *d)
     for (int f = 0; f < HS_FIG_COUNT; f++)
         j = hs_json_set(j, hs_figures[f].path, hs_json_figure(&s, f));
     j = jv_object_set(j, jv_string("top_classes"), json_top_classes(d));
+    j = jv_object_set(j, jv_string("top_sites"), hs_sites_summary_json(d));
     j = jv_object_set(j, jv_string("histogram"), json_histogram(d));
     return jv_object_set(j, jv_string("config_from_environment"), json_env_config(d));
 }
