@@ -56,12 +56,16 @@ static void engine_count(unsigned cls, hak_stat_id tiny_id, uint64_t n)
 // ------------------------------------------------------------ refill
 
 /* Moves the blocks other threads freed into `free`.  The remote list is
- * walked once to count them (they are about to be handed out anyway). */
+ * walked once to count them (they are about to be handed out anyway).
+ * Clears SLAB_PARKED too: only a slab being abandoned (slab_collect) is
+ * drained while parked, and an abandoned slab must not keep the bit. */
 static bool slab_drain_remote(hak_slab *s)
 {
-    if (__atomic_load_n(&s->remote, __ATOMIC_RELAXED) == NULL)
+    if (__atomic_load_n(&s->remote, __ATOMIC_RELAXED) == 0)
         return false;
-    slab_block *list = __atomic_exchange_n(&s->remote, NULL, __ATOMIC_ACQUIRE);
+    /* Acquire: the links the freeing threads wrote before publishing. */
+    uintptr_t r = __atomic_exchange_n(&s->remote, 0, __ATOMIC_ACQUIRE);
+    slab_block *list = (slab_block *)(r & ~SLAB_PARKED);
     if (list == NULL)
         return false;
     uint32_t n = 1;
@@ -126,35 +130,36 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
     s->class_idx = (uint8_t)cls;
     s->where = SLAB_CURRENT;
     hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
-    __atomic_store_n(&s->remote, NULL, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->full, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->remote, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELAXED);
     __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
 }
 
 // ------------------------------------------------------------ full slabs
 
-/* Parks an exhausted slab.  The seq_cst store of `full` and load of `remote`
- * pair with the freeing thread's push and load of `full` (slab_free_remote):
- * either we see its block now, or it sees `full` and queues the slab. */
+/* Parks an exhausted slab.  The bit and the remote blocks share one word, so
+ * one of two compare-and-swaps comes first: ours, and the freeing thread's
+ * sees the bit and queues the slab; or the freeing thread's, and ours fails
+ * on its block, leaving the slab available.  Release: a thread that reads
+ * the bit reads `owner` after it (queue_on_owner). */
 static void slab_park_full(hak_heap *h, hak_slab *s)
 {
-    list_push(h, s, SLAB_FULL);
-    __atomic_store_n(&s->full, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&s->remote, __ATOMIC_SEQ_CST) != NULL) {
-        __atomic_store_n(&s->full, 0, __ATOMIC_RELAXED);
-        list_remove(h, s);
+    uintptr_t none = 0;
+    if (__atomic_compare_exchange_n(&s->remote, &none, SLAB_PARKED, false, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED))
+        list_push(h, s, SLAB_FULL);
+    else
         list_push(h, s, SLAB_AVAIL);
-    }
 }
 
 static void slab_unpark(hak_heap *h, hak_slab *s)
 {
-    __atomic_store_n(&s->full, 0, __ATOMIC_RELAXED);
-    if (s->where == SLAB_FULL) {
-        list_remove(h, s);
-        list_push(h, s, SLAB_AVAIL);
-    }
+    if (s->where != SLAB_FULL)
+        return;
+    /* Still set if no remote free claimed it: later frees need not tell us. */
+    __atomic_fetch_and(&s->remote, ~SLAB_PARKED, __ATOMIC_RELAXED);
+    list_remove(h, s);
+    list_push(h, s, SLAB_AVAIL);
 }
 
 /* Takes the slabs that remote frees queued, making them available again. */
@@ -164,8 +169,10 @@ static void take_pending(hak_heap *h)
         return;
     hak_slab *s = __atomic_exchange_n(&h->slab_pending, NULL, __ATOMIC_ACQUIRE);
     while (s != NULL) {
+        /* A claimant between pushing s and storing QUEUED still writes s,
+         * and an IDLE stored before its QUEUED would be lost. */
         while (__atomic_load_n(&s->notify, __ATOMIC_ACQUIRE) == SLAB_NOTIFY_PUSHING)
-            sched_yield(); /* the pusher is between its CAS and its store */
+            sched_yield();
         hak_slab *next = s->pending_next; /* read before the slab can be queued again */
         slab_unpark(h, s);
         engine_count(s->class_idx, HAK_STAT_TINY_PENDING_TAKEN, 1);
@@ -174,35 +181,79 @@ static void take_pending(hak_heap *h)
     }
 }
 
-static void notify_owner(hak_slab *s)
+/* Called before the owner gives an empty slab back to its segment.  Its last
+ * remote free may have claimed it and still be queueing it (PUSHING), or it
+ * may sit on our pending stack (QUEUED; for a moment on an idle thief's):
+ * either would then write freed or reused memory. */
+static void slab_quiesce(hak_heap *h, hak_slab *s)
 {
-    uint8_t idle = SLAB_NOTIFY_IDLE;
-    if (!__atomic_compare_exchange_n(&s->notify, &idle, SLAB_NOTIFY_PUSHING, false,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-        return; /* already queued, being queued, or nobody to tell */
-    /* While we hold PUSHING the owner cannot abandon the slab (it waits for
-     * us), so the heap we push to stays alive. */
+    while (__atomic_load_n(&s->notify, __ATOMIC_ACQUIRE) != SLAB_NOTIFY_IDLE) {
+        take_pending(h);
+        if (__atomic_load_n(&s->notify, __ATOMIC_ACQUIRE) != SLAB_NOTIFY_IDLE)
+            sched_yield();
+    }
+}
+
+/* Holding PUSHING, after publishing: s cannot be released (slab_quiesce) nor
+ * its owner's heap abandoned (slab_silence) until we store QUEUED, the last
+ * thing this thread does to s. */
+static void queue_on_owner(hak_slab *s, unsigned cls)
+{
+    /* Stable: only abandoning changes it, and that waits for PUSHING. */
     hak_heap *h = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
     hak_slab *head = __atomic_load_n(&h->slab_pending, __ATOMIC_RELAXED);
     do {
         s->pending_next = head;
     } while (!__atomic_compare_exchange_n(&h->slab_pending, &head, s, true, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
+    engine_count(cls, HAK_STAT_TINY_PENDING_ENQUEUED, 1);
     __atomic_store_n(&s->notify, SLAB_NOTIFY_QUEUED, __ATOMIC_RELEASE);
-    engine_count(s->class_idx, HAK_STAT_TINY_PENDING_ENQUEUED, 1);
+}
+
+/* Publishes the chain first..last on s->remote, from any thread but the
+ * owner.  Once published, the blocks may be drained and the slab released
+ * at once (by its owner, or by whoever adopts or abandons its segment), so
+ * s is not touched after the publishing compare-and-swap except while
+ * holding PUSHING, which every release waits out.  So the notification of a
+ * parked slab is claimed before publishing, while our unpublished blocks
+ * still keep the slab in use.  The claimant publishes with the bit cleared;
+ * a thread that finds the notification taken keeps the bit, for the
+ * claimant (PUSHING) or the owner taking the queued slab (QUEUED) clears it. */
+static void remote_push(hak_slab *s, slab_block *first, slab_block *last)
+{
+    unsigned cls = s->class_idx;
+    bool claimed = false;
+    /* Acquire, here and on failure: the bit read comes with the parking
+     * owner's earlier stores (`owner`, the IDLE of take_pending), so a
+     * failed claim means the slab is queued after that park. */
+    uintptr_t head = __atomic_load_n(&s->remote, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if ((head & SLAB_PARKED) != 0 && !claimed) {
+            uint8_t idle = SLAB_NOTIFY_IDLE;
+            claimed = __atomic_compare_exchange_n(&s->notify, &idle, SLAB_NOTIFY_PUSHING, false,
+                                                  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+        } else if ((head & SLAB_PARKED) == 0 && claimed) {
+            /* The owner unparked it meanwhile: nothing to tell.  Safe to
+             * write, as our blocks are not published yet. */
+            __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
+            claimed = false;
+        }
+        last->next = (slab_block *)(head & ~SLAB_PARKED);
+        uintptr_t mine = (uintptr_t)first | (claimed ? 0 : head & SLAB_PARKED);
+        /* Release: our links, to the thread that drains them. */
+        if (__atomic_compare_exchange_n(&s->remote, &head, mine, true, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
+    }
+    if (claimed)
+        queue_on_owner(s, cls);
 }
 
 void slab_free_remote(hak_slab *s, slab_block *b)
 {
     hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
     hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
-    slab_block *head = __atomic_load_n(&s->remote, __ATOMIC_RELAXED);
-    do {
-        b->next = head;
-    } while (!__atomic_compare_exchange_n(&s->remote, &head, b, true, __ATOMIC_SEQ_CST,
-                                          __ATOMIC_RELAXED));
-    if (__atomic_load_n(&s->full, __ATOMIC_SEQ_CST))
-        notify_owner(s);
+    remote_push(s, b, b);
 }
 
 // ------------------------------------------------------------ adoption
@@ -217,8 +268,10 @@ static bool adopt_segment(hak_heap *h)
     segment_link(h, g);
     for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
         hak_slab *s = &g->slabs[__builtin_ctz(m)];
-        __atomic_store_n(&s->owner, h, __ATOMIC_SEQ_CST);
-        __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
+        /* No remote free can claim it before we park it (the bit is clear),
+         * so it may still be released right here. */
+        __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
         slab_drain_remote(s);
         if (s->used == 0)
             segment_return_slab(h, s); /* may release g itself, if it was the last */
@@ -283,57 +336,54 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
 
 // ------------------------------------------------------------ idle adoption
 
-/* Pushes a chain of blocks back onto a slab's remote list, queueing the
- * slab to its owner if it is parked full (as a remote free would). */
-static void push_back_remote(hak_slab *s, slab_block *list)
-{
-    slab_block *tail = list;
-    while (tail->next != NULL)
-        tail = tail->next;
-    slab_block *head = __atomic_load_n(&s->remote, __ATOMIC_RELAXED);
-    do {
-        tail->next = head;
-    } while (!__atomic_compare_exchange_n(&s->remote, &head, list, true, __ATOMIC_SEQ_CST,
-                                          __ATOMIC_RELAXED));
-    if (__atomic_load_n(&s->full, __ATOMIC_SEQ_CST))
-        notify_owner(s);
-}
-
 typedef struct steal {
     hak_heap *thief;
     unsigned cls;
 } steal;
 
+/* Takes s's remote frees, leaving SLAB_PARKED as it is. */
+static void borrow_remote(steal *st, hak_slab *s)
+{
+    uintptr_t r = __atomic_load_n(&s->remote, __ATOMIC_ACQUIRE);
+    do {
+        if ((r & ~SLAB_PARKED) == 0)
+            return;
+    } while (!__atomic_compare_exchange_n(&s->remote, &r, r & SLAB_PARKED, true, __ATOMIC_ACQUIRE,
+                                          __ATOMIC_ACQUIRE));
+    slab_block *list = (slab_block *)(r & ~SLAB_PARKED);
+    slab_block *tail = list;
+    while (tail->next != NULL)
+        tail = tail->next;
+    tail->next = st->thief->slab_borrowed[st->cls];
+    st->thief->slab_borrowed[st->cls] = list;
+    engine_count(s->class_idx, HAK_STAT_TINY_IDLE_ADOPTIONS, 1);
+}
+
 /* Takes the remote frees of the slabs an idle thread has queued.  The slabs
  * stay the idle thread's (handing them over would race with its lock-free
  * local frees): their blocks of the wanted class are borrowed, still
- * counted as used in their slab until freed back to it as remote frees;
- * blocks of other classes go back where they were. */
+ * counted as used in their slab until freed back to it as remote frees.
+ * The slabs go back on the idle thread's stack, still QUEUED: their owner
+ * must still take them, to unpark them and so have later remote frees into
+ * them queue them again, and QUEUED keeps them from being released while
+ * we read them (slab_quiesce). */
 static void steal_pending(hak_heap *victim, void *arg)
 {
+    hak_slab *first = __atomic_exchange_n(&victim->slab_pending, NULL, __ATOMIC_ACQUIRE);
+    if (first == NULL)
+        return;
     steal *st = arg;
-    hak_slab *s = __atomic_exchange_n(&victim->slab_pending, NULL, __ATOMIC_ACQUIRE);
-    while (s != NULL) {
-        while (__atomic_load_n(&s->notify, __ATOMIC_ACQUIRE) == SLAB_NOTIFY_PUSHING)
-            sched_yield();
-        hak_slab *next = s->pending_next;
-        slab_block *list = __atomic_exchange_n(&s->remote, NULL, __ATOMIC_ACQUIRE);
-        if (list != NULL && s->class_idx == st->cls) {
-            slab_block *tail = list;
-            while (tail->next != NULL)
-                tail = tail->next;
-            tail->next = st->thief->slab_borrowed[st->cls];
-            st->thief->slab_borrowed[st->cls] = list;
-            engine_count(s->class_idx, HAK_STAT_TINY_IDLE_ADOPTIONS, 1);
-            list = NULL;
-        }
-        uint8_t queued = SLAB_NOTIFY_QUEUED; /* NEVER (abandoned) stays NEVER */
-        __atomic_compare_exchange_n(&s->notify, &queued, SLAB_NOTIFY_IDLE, false,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-        if (list != NULL)
-            push_back_remote(s, list); /* another class: queued to its owner again */
-        s = next;
+    hak_slab *last = first;
+    for (hak_slab *s = first; s != NULL; s = s->pending_next) {
+        if (s->class_idx == st->cls)
+            borrow_remote(st, s);
+        last = s;
     }
+    hak_slab *head = __atomic_load_n(&victim->slab_pending, __ATOMIC_RELAXED);
+    do {
+        last->pending_next = head;
+    } while (!__atomic_compare_exchange_n(&victim->slab_pending, &head, first, true,
+                                          __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
 /* A block from the borrowed list, stealing from idle threads when it is
@@ -361,7 +411,7 @@ static void return_borrowed(hak_heap *h)
         while (b != NULL) {
             slab_block *next = b->next;
             b->next = NULL;
-            push_back_remote(hak_reg_meta(hak_reg_lookup(b)), b);
+            remote_push(hak_reg_meta(hak_reg_lookup(b)), b, b);
             b = next;
         }
     }
@@ -410,12 +460,12 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
 /* An owner's free made the slab empty, or landed in a parked slab. */
 void slab_free_owner_slow(hak_heap *h, hak_slab *s)
 {
-    if (s->where == SLAB_FULL)
-        slab_unpark(h, s);
+    slab_unpark(h, s);
     if (s->used != 0 || s->where == SLAB_CURRENT)
         return;
     /* Empty and not being allocated from: give the slab back to its segment.
      * Remote frees cannot be pending: used counts them until drained. */
+    slab_quiesce(h, s);
     list_remove(h, s);
     segment_return_slab(h, s);
     /* A program freeing a burst (and then idling) takes no allocation slow
@@ -425,8 +475,9 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
 
 // ------------------------------------------------------------ thread exit
 
-/* Stops remote frees from queueing s on its owner, waiting out a thread that
- * is queueing it right now (in a fork child that thread is gone: don't). */
+/* Stops remote frees from queueing s on its owner, waiting out a claimant
+ * queueing it right now, which still writes s and the heap (in a fork child
+ * that thread is gone: don't wait). */
 static void slab_silence(hak_slab *s, bool after_fork)
 {
     for (;;) {
@@ -469,7 +520,6 @@ static void abandon_segment(slab_segment *g)
             }
             continue;
         }
-        __atomic_store_n(&s->full, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
     }
     segment_push_abandoned(g);

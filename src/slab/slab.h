@@ -7,8 +7,9 @@
  * blocks back whenever it refills from a slab, including the slab it is
  * allocating from: the earlier hakmem drained only full slabs and never saw
  * its remote frees again (seed 000).  A slab the owner found full is parked
- * off its lists; the first remote free into it queues it on the owner's
- * `slab_pending` stack so the owner finds it again.
+ * off its lists, marked by SLAB_PARKED in `remote`; the first remote free
+ * into it queues it on the owner's `slab_pending` stack so the owner finds
+ * it again (the handshake: slab.c, remote_push).
  *
  * Slabs live in segments: a 2 MiB SuperSlab of 32 slabs, or (with
  * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of one.  The segment header,
@@ -35,13 +36,18 @@ typedef struct slab_block {
 /* Where a slab is, for its owner. */
 enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL };
 
-/* The slab's remote-notification state. */
+/* The slab's remote-notification state.  PUSHING and QUEUED keep the slab
+ * alive: no path releases a slab until it is IDLE (or NEVER). */
 enum slab_notify {
-    SLAB_NOTIFY_IDLE,    /* a remote free into a full slab may queue it */
-    SLAB_NOTIFY_PUSHING, /* a freeing thread is queueing it right now */
-    SLAB_NOTIFY_QUEUED,  /* on the owner's pending stack */
+    SLAB_NOTIFY_IDLE,    /* not on any pending stack; a remote free may claim it */
+    SLAB_NOTIFY_PUSHING, /* claimed by a freeing thread, which is queueing it */
+    SLAB_NOTIFY_QUEUED,  /* on its owner's pending stack (or an idle thief's hands) */
     SLAB_NOTIFY_NEVER,   /* no owner to tell (abandoned) */
 };
+
+/* Low bit of `remote` (blocks are 16-byte aligned): the owner parked the slab
+ * full and no remote free has claimed the notification yet. */
+#define SLAB_PARKED ((uintptr_t)1)
 
 typedef struct hak_slab {
     /* First cache line: what the owner's malloc and free touch. */
@@ -50,9 +56,8 @@ typedef struct hak_slab {
     uint32_t used; /* blocks handed out and not yet freed back to the owner */
     uint32_t block_size;
     struct hak_heap *owner; /* written by the owner or adopter, read by every free */
-    uint8_t full;           /* parked by its owner (read by remote frees) */
     uint8_t class_idx;
-    uint8_t where;
+    uint8_t where; /* SLAB_FULL: parked, and SLAB_PARKED set in `remote` until claimed */
     uint8_t units; /* 64 KiB units the slab spans (1, or 2-4 for large mid classes) */
     bool purged;
     uint32_t capacity;
@@ -60,7 +65,7 @@ typedef struct hak_slab {
     char *start;
     struct slab_segment *segment;
     /* Second cache line: written by other threads, and the owner's cold fields. */
-    slab_block *remote __attribute__((aligned(64)));
+    uintptr_t remote __attribute__((aligned(64))); /* slab_block list | SLAB_PARKED */
     struct hak_slab *pending_next;
     uint8_t notify;
     struct hak_slab *next, *prev;
@@ -120,7 +125,7 @@ static inline void slab_free(hak_slab *s, void *p)
         b->next = s->local_free;
         s->local_free = b;
         hak_count_owner_free(h, s->class_idx);
-        if (__builtin_expect(--s->used == 0 || __atomic_load_n(&s->full, __ATOMIC_RELAXED), 0))
+        if (__builtin_expect(--s->used == 0 || s->where == SLAB_FULL, 0))
             slab_free_owner_slow(h, s);
         return;
     }

@@ -118,7 +118,7 @@ static void test_parked_full_slab_is_revived(void **state)
     hak_slab *second = slab_of(blocks[n - 1]);
     assert_ptr_not_equal(second, parked);
     assert_int_equal(parked->where, SLAB_FULL);
-    assert_int_equal(__atomic_load_n(&parked->full, __ATOMIC_ACQUIRE), 1);
+    assert_int_equal(__atomic_load_n(&parked->remote, __ATOMIC_ACQUIRE), SLAB_PARKED);
     /* Another thread frees every block of the parked slab. */
     size_t in_parked = n - 1;
     free_remotely(blocks, in_parked);
@@ -131,6 +131,100 @@ static void test_parked_full_slab_is_revived(void **state)
     for (size_t i = in_parked; i < n; i++)
         hak_free(blocks[i]);
     (void)before;
+    free(blocks);
+}
+
+/* Allocates until the current slab is full and the owner moves on: the
+ * blocks of the parked slab, and one of the next, end up in `blocks`.
+ * Returns the count; *parked is the parked slab. */
+static size_t fill_and_park(void **blocks, hak_slab **parked)
+{
+    size_t n = 0;
+    blocks[n++] = hak_malloc(SIZE);
+    *parked = slab_of(blocks[0]);
+    while (slab_of(blocks[n - 1]) == *parked)
+        blocks[n++] = hak_malloc(SIZE);
+    assert_int_equal((*parked)->where, SLAB_FULL);
+    return n;
+}
+
+static size_t times_pending(hak_slab *s)
+{
+    size_t k = 0;
+    for (hak_slab *p = __atomic_load_n(&hak_tls_heap->slab_pending, __ATOMIC_ACQUIRE); p != NULL;
+         p = p->pending_next)
+        k += p == s;
+    return k;
+}
+
+/* The handshake: the first remote free into a parked slab claims the
+ * notification, publishes its block with SLAB_PARKED cleared and queues the
+ * slab once; a later one only publishes. */
+static void test_parked_slab_handshake(void **state)
+{
+    (void)state;
+    void **blocks = calloc(SLAB_SIZE / SIZE + 2, sizeof(void *));
+    hak_slab *parked;
+    size_t n = fill_and_park(blocks, &parked);
+    assert_int_equal(__atomic_load_n(&parked->remote, __ATOMIC_ACQUIRE), SLAB_PARKED);
+    assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), SLAB_NOTIFY_IDLE);
+    assert_int_equal(times_pending(parked), 0);
+
+    free_remotely(&blocks[0], 1);
+    assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), SLAB_NOTIFY_QUEUED);
+    assert_int_equal(__atomic_load_n(&parked->remote, __ATOMIC_ACQUIRE), (uintptr_t)blocks[0]);
+    assert_null(((slab_block *)blocks[0])->next);
+    assert_int_equal(times_pending(parked), 1);
+
+    free_remotely(&blocks[1], 1);
+    assert_int_equal(__atomic_load_n(&parked->remote, __ATOMIC_ACQUIRE), (uintptr_t)blocks[1]);
+    assert_ptr_equal(((slab_block *)blocks[1])->next, blocks[0]);
+    assert_int_equal(times_pending(parked), 1);
+    assert_int_equal(parked->where, SLAB_FULL); /* until its owner takes it */
+
+    for (size_t i = 2; i < n; i++)
+        hak_free(blocks[i]);
+    free(blocks);
+}
+
+/* The rest of a claimant's work (queue_on_owner), done late. */
+static void *finish_queueing(void *arg)
+{
+    hak_slab *s = arg;
+    hak_heap *h = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
+    hak_slab *head = __atomic_load_n(&h->slab_pending, __ATOMIC_RELAXED);
+    do {
+        s->pending_next = head;
+    } while (!__atomic_compare_exchange_n(&h->slab_pending, &head, s, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+    __atomic_store_n(&s->notify, SLAB_NOTIFY_QUEUED, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A remote free claimed a parked slab and published its block, which the
+ * owner drained, but has not queued the slab yet: the owner must not give
+ * the slab back while it is PUSHING, nor while it is QUEUED, and must leave
+ * no released slab on its pending stack, whichever comes first. */
+static void test_empty_slab_waits_for_its_notification(void **state)
+{
+    (void)state;
+    void **blocks = calloc(SLAB_SIZE / SIZE + 2, sizeof(void *));
+    hak_slab *parked;
+    size_t n = fill_and_park(blocks, &parked);
+    assert_ptr_equal(slab_of(blocks[n - 1])->segment, parked->segment); /* keeps it mapped */
+    uint8_t idle = SLAB_NOTIFY_IDLE;
+    assert_true(__atomic_compare_exchange_n(&parked->notify, &idle, SLAB_NOTIFY_PUSHING, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+    __atomic_fetch_and(&parked->remote, ~SLAB_PARKED, __ATOMIC_RELAXED);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, finish_queueing, parked), 0);
+    for (size_t i = 0; i < n - 1; i++)
+        hak_free(blocks[i]); /* the last one empties it */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(parked->where, SLAB_NO_CLASS); /* given back */
+    assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), SLAB_NOTIFY_IDLE);
+    assert_int_equal(times_pending(parked), 0);
+    hak_free(blocks[n - 1]);
     free(blocks);
 }
 
@@ -224,6 +318,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_superslab_carving),
         cmocka_unit_test(test_remote_frees_to_current_slab_are_drained),
         cmocka_unit_test(test_parked_full_slab_is_revived),
+        cmocka_unit_test(test_parked_slab_handshake),
+        cmocka_unit_test(test_empty_slab_waits_for_its_notification),
         cmocka_unit_test(test_exited_thread_slabs_are_adopted),
         cmocka_unit_test(test_standalone_slabs),
     };
