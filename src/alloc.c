@@ -14,6 +14,7 @@
 #include "init.h"
 #include "large.h"
 #include "mid/shared_pool.h"
+#include "prof/prof.h"
 #include "registry.h"
 #include "size_class.h"
 #include "stats/count.h"
@@ -26,20 +27,37 @@ static unsigned slab_limit = HAK_TINY_CLASSES; /* classes below it: the slab eng
 static bool l2_to_next;                        /* HAKMEM_WRAP_L2=0 */
 
 bool hak_alloc_tracking;
+static bool free_tracking; /* HAKMEM_CHECK or profiling: free looks first */
 
 void hak_alloc_configure(void)
 {
     slab_limit = hak_env.mf2_enable ? HAK_SLAB_CLASSES : HAK_TINY_CLASSES;
     l2_to_next = !hak_env.wrap_l2;
     hak_alloc_tracking = hak_stats_enabled || hak_check_enabled;
+    free_tracking = hak_check_enabled || hak_prof_enabled;
 }
 
-void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
+HAK_ENTRY void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
 {
+    hak_heap *h = hak_tls_heap;
     if (hak_stats_enabled)
-        hak_stat_alloc(hak_tls_heap, cls, size);
+        hak_stat_alloc(h, cls, size);
     if (hak_check_enabled)
         hak_check_clear(p);
+    if (hak_prof_enabled)
+        hak_prof_after_alloc(h, p, size);
+    else
+        h->track_left = hak_alloc_tracking ? 0 : INT64_MAX;
+    return p;
+}
+
+/* Every allocation ends here: one subtraction and one compare on the
+ * thread's own counter decide whether it needs tracking (thread.h). */
+static inline void *alloc_done(hak_heap *h, void *p, unsigned cls, size_t size)
+{
+    h->track_left -= (int64_t)size;
+    if (__builtin_expect(h->track_left < 0, 0))
+        return hak_track_alloc_then(p, cls, size);
     return p;
 }
 
@@ -67,21 +85,31 @@ static __attribute__((noinline)) void *alloc_failed(size_t size, size_t align)
     return NULL;
 }
 
-static __attribute__((noinline)) void *alloc_large(size_t size, size_t align, bool zero)
+HAK_ENTRY static __attribute__((noinline)) void *alloc_large(size_t size, size_t align, bool zero)
 {
     if (!hak_init())
         return alloc_failed(size, align);
     void *p = large_alloc(size, align, zero);
-    if (hak_tls_heap != &hak_empty_heap)
-        hak_heap_tick(hak_tls_heap);
-    return p != NULL ? p : alloc_failed(size, align);
+    hak_heap *h = hak_tls_heap;
+    if (p == NULL)
+        return alloc_failed(size, align);
+    if (h != &hak_empty_heap) {
+        hak_heap_tick(h);
+        /* Counted by large.c itself; only the profiler looks here. */
+        h->track_left -= (int64_t)size;
+        if (h->track_left < 0 && hak_prof_enabled)
+            hak_prof_after_alloc(h, p, size);
+    }
+    return p;
 }
 
-static inline void *alloc_aligned(size_t align, size_t size)
+HAK_ENTRY static inline void *alloc_aligned(size_t align, size_t size)
 {
     if (align <= 16)
         return hak_malloc(size);
-    if (l2_to_next && is_l2(size) && hak_init()) {
+    /* hak_init first: l2_to_next is only set by it (a thread racing
+     * another's initialisation would read the default). */
+    if (is_l2(size) && hak_init() && l2_to_next) {
         void *p = hak_next_memalign(align, size);
         if (p != NULL || errno != EAGAIN)
             return p;
@@ -94,8 +122,7 @@ static inline void *alloc_aligned(size_t align, size_t size)
         void *p = pool ? spool_alloc(hak_tls_heap, cls) : alloc_class(cls);
         if (p == NULL)
             return alloc_failed(size, align);
-        hak_track_alloc_then(p, cls, size);
-        return p;
+        return alloc_done(hak_tls_heap, p, cls, size);
     }
     return alloc_large(size, align, false);
 }
@@ -107,7 +134,7 @@ static bool valid_alignment(size_t align) { return align != 0 && (align & (align
 /* A miss of the fast paths, or a size WRAP_L2=0 hands on.  The heap (and
  * with it the configuration) is set up first, so even the very first
  * request goes where the environment says. */
-static __attribute__((noinline)) void *malloc_slow(unsigned cls, size_t size)
+HAK_ENTRY static __attribute__((noinline)) void *malloc_slow(unsigned cls, size_t size)
 {
     if (hak_tls_heap == &hak_empty_heap && hak_heap_acquire() == NULL)
         return alloc_failed(size, 16);
@@ -121,33 +148,30 @@ static __attribute__((noinline)) void *malloc_slow(unsigned cls, size_t size)
     void *p = alloc_class(cls);
     if (p == NULL)
         return alloc_failed(size, 16);
-    hak_track_alloc_then(p, cls, size);
-    return p;
+    return alloc_done(hak_tls_heap, p, cls, size);
 }
 
 /* Every exit is a return or a tail call, so the fast path saves no
  * registers and sets up no frame. */
-HAK_API void *hak_malloc(size_t size)
+HAK_API HAK_ENTRY void *hak_malloc(size_t size)
 {
     if (__builtin_expect(size <= HAK_POOL_MAX, 1)) {
         /* The fast paths alone; NULL sends the request to malloc_slow. */
+        hak_heap *h = hak_tls_heap;
         unsigned cls;
         void *p;
         if (size <= HAK_TINY_MAX) {
             cls = hak_tiny_class_of[(size + 15) >> 4];
-            p = slab_alloc_fast(hak_tls_heap, cls);
+            p = slab_alloc_fast(h, cls);
         } else if (__builtin_expect(l2_to_next, 0)) {
             return malloc_slow(0, size);
         } else {
             cls = hak_size_to_class(size);
-            p = cls < slab_limit ? slab_alloc_fast(hak_tls_heap, cls)
-                                 : spool_alloc_fast(hak_tls_heap, cls);
+            p = cls < slab_limit ? slab_alloc_fast(h, cls) : spool_alloc_fast(h, cls);
         }
         if (__builtin_expect(p == NULL, 0))
             return malloc_slow(cls, size);
-        if (__builtin_expect(hak_alloc_tracking, 0))
-            return hak_track_alloc_then(p, cls, size);
-        return p;
+        return alloc_done(h, p, cls, size); /* h is real: the empty heap's lists are empty */
     }
     return alloc_large(size, 16, false);
 }
@@ -181,22 +205,27 @@ static inline void free_to_owner(hak_reg_entry e, void *p)
     free_other(e, p);
 }
 
-static __attribute__((noinline)) void free_checked(hak_reg_entry e, void *p)
+/* HAKMEM_CHECK's look at the pointer, and the profiler's. */
+static __attribute__((noinline)) void free_tracked(hak_reg_entry e, void *p)
 {
-    hak_check_free(e, p);
+    if (hak_check_enabled)
+        hak_check_free(e, p);
+    if (hak_prof_enabled && hak_reg_kind(e) != HAK_KIND_NONE)
+        hak_prof_free(p);
     free_to_owner(e, p);
 }
 
-/* The check is a tail call, so the fast path keeps no frame. */
-HAK_API void hak_free(void *p)
+/* The tracking is a tail call, so the fast path keeps no frame; with only
+ * the profiler on, a block that was not sampled is known from one load. */
+HAK_API HAK_ENTRY void hak_free(void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
-    if (__builtin_expect(hak_check_enabled, 0))
-        return free_checked(e, p);
+    if (__builtin_expect(free_tracking, 0) && (hak_check_enabled || hak_prof_may_be_sampled(p)))
+        return free_tracked(e, p);
     free_to_owner(e, p);
 }
 
-HAK_API size_t hak_malloc_usable_size(void *p)
+HAK_API HAK_ENTRY size_t hak_malloc_usable_size(void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
     switch (hak_reg_kind(e)) {
@@ -218,7 +247,7 @@ HAK_API size_t hak_malloc_usable_size(void *p)
     return hak_foreign_usable_size(p);
 }
 
-HAK_API int hak_owns(const void *p)
+HAK_API HAK_ENTRY int hak_owns(const void *p)
 {
     hak_reg_entry e = hak_reg_lookup(p);
     if (hak_reg_kind(e) == HAK_KIND_LARGE)
@@ -228,7 +257,7 @@ HAK_API int hak_owns(const void *p)
 
 // ------------------------------------------------------------ calloc / realloc
 
-HAK_API void *hak_calloc(size_t count, size_t size)
+HAK_API HAK_ENTRY void *hak_calloc(size_t count, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) {
@@ -237,7 +266,7 @@ HAK_API void *hak_calloc(size_t count, size_t size)
     }
     if (total > HAK_POOL_MAX)
         return alloc_large(total, 16, true); /* fresh mappings are already zero */
-    if (l2_to_next && is_l2(total) && hak_init()) {
+    if (is_l2(total) && hak_init() && l2_to_next) {
         void *p = hak_next_calloc(total);
         if (p != NULL || errno != EAGAIN)
             return p;
@@ -248,8 +277,7 @@ HAK_API void *hak_calloc(size_t count, size_t size)
         void *p = spool_calloc(h, cls, total);
         if (p == NULL)
             return alloc_failed(total, 16);
-        hak_track_alloc_then(p, cls, total);
-        return p;
+        return alloc_done(hak_tls_heap, p, cls, total);
     }
     void *p = hak_malloc(total);
     if (p != NULL)
@@ -258,7 +286,7 @@ HAK_API void *hak_calloc(size_t count, size_t size)
 }
 
 /* A block in a different place: copy what fits, free the old one. */
-static void *realloc_move(void *p, size_t old_size, size_t size)
+HAK_ENTRY static void *realloc_move(void *p, size_t old_size, size_t size)
 {
     void *q = hak_malloc(size);
     if (q == NULL)
@@ -280,7 +308,7 @@ static bool fits_in_place(size_t usable, size_t size)
  * into the pool would copy (and fault in) up to 1 MiB, where trimming the
  * mapping costs at most one munmap.  With HAKMEM_WRAP_L2=0 a pool size
  * moves to the next allocator like any other. */
-static void *realloc_large(large_header *h, void *p, size_t size)
+HAK_ENTRY static void *realloc_large(large_header *h, void *p, size_t size)
 {
     if (size > HAK_POOL_MAX || (size > HAK_MID_MAX && !l2_to_next)) {
         void *q = large_realloc(h, size);
@@ -288,12 +316,14 @@ static void *realloc_large(large_header *h, void *p, size_t size)
             errno = ENOMEM;
         else
             hak_stat_count(q == p ? HAK_STAT_REALLOC_IN_PLACE : HAK_STAT_REALLOC_MOVED, 1);
+        if (q != NULL && q != p && hak_prof_enabled)
+            hak_prof_free(p); /* its pages moved under q: p is gone */
         return q;
     }
     return realloc_move(p, h->usable, size);
 }
 
-HAK_API void *hak_realloc(void *p, size_t size)
+HAK_API HAK_ENTRY void *hak_realloc(void *p, size_t size)
 {
     if (p == NULL)
         return hak_malloc(size);
@@ -329,7 +359,7 @@ HAK_API void *hak_realloc(void *p, size_t size)
     return q;
 }
 
-HAK_API void *hak_reallocarray(void *p, size_t count, size_t size)
+HAK_API HAK_ENTRY void *hak_reallocarray(void *p, size_t count, size_t size)
 {
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) {
@@ -341,7 +371,7 @@ HAK_API void *hak_reallocarray(void *p, size_t count, size_t size)
 
 // ------------------------------------------------------------ aligned
 
-HAK_API int hak_posix_memalign(void **out, size_t align, size_t size)
+HAK_API HAK_ENTRY int hak_posix_memalign(void **out, size_t align, size_t size)
 {
     if (!valid_alignment(align) || align % sizeof(void *) != 0)
         return EINVAL;
@@ -354,7 +384,7 @@ HAK_API int hak_posix_memalign(void **out, size_t align, size_t size)
     return 0;
 }
 
-HAK_API void *hak_aligned_alloc(size_t align, size_t size)
+HAK_API HAK_ENTRY void *hak_aligned_alloc(size_t align, size_t size)
 {
     if (!valid_alignment(align)) {
         errno = EINVAL;
@@ -363,11 +393,11 @@ HAK_API void *hak_aligned_alloc(size_t align, size_t size)
     return alloc_aligned(align, size);
 }
 
-HAK_API void *hak_memalign(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
+HAK_API HAK_ENTRY void *hak_memalign(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
 
-HAK_API void *hak_valloc(size_t size) { return alloc_aligned(HAK_PAGE_SIZE, size); }
+HAK_API HAK_ENTRY void *hak_valloc(size_t size) { return alloc_aligned(HAK_PAGE_SIZE, size); }
 
-HAK_API void *hak_pvalloc(size_t size)
+HAK_API HAK_ENTRY void *hak_pvalloc(size_t size)
 {
     size_t rounded;
     if (__builtin_add_overflow(size, HAK_PAGE_SIZE - 1, &rounded)) {
@@ -380,7 +410,7 @@ HAK_API void *hak_pvalloc(size_t size)
 
 // ------------------------------------------------------------ maintenance
 
-HAK_API void hak_purge(void)
+HAK_API HAK_ENTRY void hak_purge(void)
 {
     if (!hak_init())
         return;

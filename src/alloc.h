@@ -8,6 +8,10 @@
 #include <stddef.h>
 
 #define HAK_API __attribute__((visibility("default")))
+/* The entry points and every function between them and the profiler's
+ * sampler: the sampler drops the frames in this section from a stack
+ * (prof/prof.c), wherever the library was linked. */
+#define HAK_ENTRY __attribute__((section("hakmem_entry")))
 
 /* A pointer hakmem did not hand out: given to the next allocator. */
 void hak_foreign_free(void *p);

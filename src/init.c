@@ -11,6 +11,7 @@
 #include "meta.h"
 #include "mid/shared_pool.h"
 #include "os.h"
+#include "prof/prof.h"
 #include "stats/stats.h"
 #include "thread.h"
 #include "slab/slab.h"
@@ -27,16 +28,19 @@ static pthread_t init_thread;
  * does not exist there. */
 static void fork_prepare(void)
 {
+    hak_prof_quiesce();
     hak_heaps_lock();
     slab_lock();
     spool_lock_all();
     large_lock();
     hak_os_lock();
     hak_meta_lock();
+    hak_prof_lock();
 }
 
 static void fork_parent(void)
 {
+    hak_prof_unlock();
     hak_meta_unlock();
     hak_os_unlock();
     large_unlock();
@@ -47,6 +51,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    hak_prof_reset_after_fork();
     hak_meta_reset_after_fork();
     hak_os_reset_after_fork();
     large_reset_after_fork();
@@ -66,6 +71,7 @@ static void init_once(void)
     hak_check_init();
     hak_stats_dump_init();
     hak_os_init();
+    hak_prof_init();
     hak_alloc_configure();
     hak_thread_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -79,7 +85,8 @@ bool hak_init(void)
     if (state == INIT_NONE &&
         __atomic_compare_exchange_n(&init_state, &state, INIT_RUNNING, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE)) {
-        init_thread = pthread_self();
+        /* Atomic: other threads read it while this one initialises. */
+        __atomic_store_n(&init_thread, pthread_self(), __ATOMIC_RELAXED);
         init_once();
         __atomic_store_n(&init_state, INIT_READY, __ATOMIC_RELEASE);
         return true;
@@ -94,7 +101,7 @@ bool hak_init(void)
 bool hak_bootstrapping(void)
 {
     return __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_RUNNING &&
-           pthread_equal(init_thread, pthread_self());
+           pthread_equal(__atomic_load_n(&init_thread, __ATOMIC_RELAXED), pthread_self());
 }
 
 // ------------------------------------------------------------ bootstrap area

@@ -13,25 +13,25 @@
 #include "alloc.h"
 #include "hakmem.h"
 
-HAK_API void *malloc(size_t size) { return hak_malloc(size); }
-HAK_API void free(void *p) { hak_free(p); }
-HAK_API void *calloc(size_t count, size_t size) { return hak_calloc(count, size); }
-HAK_API void *realloc(void *p, size_t size) { return hak_realloc(p, size); }
-HAK_API void *reallocarray(void *p, size_t count, size_t size)
+HAK_API HAK_ENTRY void *malloc(size_t size) { return hak_malloc(size); }
+HAK_API HAK_ENTRY void free(void *p) { hak_free(p); }
+HAK_API HAK_ENTRY void *calloc(size_t count, size_t size) { return hak_calloc(count, size); }
+HAK_API HAK_ENTRY void *realloc(void *p, size_t size) { return hak_realloc(p, size); }
+HAK_API HAK_ENTRY void *reallocarray(void *p, size_t count, size_t size)
 {
     return hak_reallocarray(p, count, size);
 }
-HAK_API int posix_memalign(void **out, size_t align, size_t size)
+HAK_API HAK_ENTRY int posix_memalign(void **out, size_t align, size_t size)
 {
     return hak_posix_memalign(out, align, size);
 }
-HAK_API void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
-HAK_API void *memalign(size_t align, size_t size) { return hak_memalign(align, size); }
-HAK_API void *valloc(size_t size) { return hak_valloc(size); }
-HAK_API void *pvalloc(size_t size) { return hak_pvalloc(size); }
-HAK_API size_t malloc_usable_size(void *p) { return hak_malloc_usable_size(p); }
+HAK_API HAK_ENTRY void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
+HAK_API HAK_ENTRY void *memalign(size_t align, size_t size) { return hak_memalign(align, size); }
+HAK_API HAK_ENTRY void *valloc(size_t size) { return hak_valloc(size); }
+HAK_API HAK_ENTRY void *pvalloc(size_t size) { return hak_pvalloc(size); }
+HAK_API HAK_ENTRY size_t malloc_usable_size(void *p) { return hak_malloc_usable_size(p); }
 /* glibc's own aliases, which some programs and libraries call directly. */
-HAK_API void cfree(void *p) { hak_free(p); }
+HAK_API HAK_ENTRY void cfree(void *p) { hak_free(p); }
 
 // ------------------------------------------------------------ the next allocator
 

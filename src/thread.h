@@ -44,6 +44,14 @@ typedef struct hak_heap {
     uint64_t last_active_us; /* the owner's last tick (idle adoption) */
     struct slab_segment *segments; /* SuperSlabs (or single-slab segments) owned */
     uint32_t ticks;                /* allocations until the next hak_heap_tick */
+    /* Bytes to allocate before an allocation needs hak_track_alloc_then:
+     * INT64_MAX with nothing to track, 0 when every allocation is tracked
+     * (counting, HAKMEM_CHECK), else the distance to the next profiler
+     * sample.  The one test the malloc fast path makes for all three. */
+    int64_t track_left;
+    int64_t prof_left; /* to the next sample, when every allocation is tracked */
+    uint64_t prof_rng;
+    bool prof_busy; /* inside the sampler (prof/prof.h) */
     uint64_t last_purge_ms;
     uint64_t last_cache_flush_ms;
 

@@ -8,13 +8,14 @@
 #include "../thread.h"
 #include "stats.h"
 
-/* Whether allocations need the bookkeeping of hak_track_alloc_then:
- * counting (HAKMEM_STATS) or clearing HAKMEM_CHECK's free mark. */
+/* Whether every allocation needs the bookkeeping of hak_track_alloc_then:
+ * counting (HAKMEM_STATS) or clearing HAKMEM_CHECK's free mark.  (The
+ * profiler needs only the sampled ones: hak_heap.track_left.) */
 extern bool hak_alloc_tracking;
 
-/* A block of class cls just handed out for `size` bytes: counted, and its
- * free mark cleared, as switched on; returns p (a tail call keeps the malloc
- * fast path free of saved registers). */
+/* A block of class cls just handed out for `size` bytes: counted, its free
+ * mark cleared, and offered to the profiler, as switched on; returns p (a
+ * tail call keeps the malloc fast path free of saved registers). */
 void *hak_track_alloc_then(void *p, unsigned cls, size_t size);
 
 /* An allocation of `size` bytes from class cls, on the owning thread's

@@ -22,6 +22,7 @@
 #include "../alloc.h"
 #include "../env/env.h"
 #include "../fmt.h"
+#include "../prof/prof.h"
 #include "hakmem.h"
 #include "stats.h"
 
@@ -32,7 +33,7 @@ typedef struct visitor {
     void (*close)(void *ctx, bool array);
     void (*number)(void *ctx, const char *key, uint64_t v);
     void (*boolean)(void *ctx, const char *key, bool v);
-    void (*string)(void *ctx, const char *key, const char *s);
+    void (*string)(void *ctx, const char *key, const char *s); /* s NULL: null */
     void *ctx;
 } visitor;
 
@@ -228,6 +229,73 @@ static void walk_histogram(const visitor *v, const snapshot *snap)
     v->close(v->ctx, false);
 }
 
+/* A number as "0x..." text, written into `text`. */
+static const char *hex_text(char *text, size_t cap, uint64_t v)
+{
+    hak_buf b = {text, cap, 0, false};
+    hak_buf_hex(&b, v);
+    hak_buf_char(&b, '\0');
+    text[cap - 1] = '\0';
+    return text;
+}
+
+static void walk_frame(const visitor *v, uintptr_t addr)
+{
+    char addr_text[24], offset_text[24];
+    hak_prof_place at;
+    hak_prof_locate(addr, &at);
+    v->open(v->ctx, NULL, false);
+    v->string(v->ctx, "addr", hex_text(addr_text, sizeof(addr_text), addr));
+    v->string(v->ctx, "obj", at.obj);
+    v->string(v->ctx, "obj_offset", hex_text(offset_text, sizeof(offset_text), addr - at.obj_base));
+    v->string(v->ctx, "sym", at.sym);
+    if (at.sym != NULL)
+        v->number(v->ctx, "sym_offset", addr - at.sym_addr);
+    v->close(v->ctx, false);
+}
+
+static void walk_site(const visitor *v, uint32_t i)
+{
+    hak_prof_site site;
+    hak_prof_get_site(i, &site);
+    char key[16];
+    hak_buf kb = HAK_BUF_INIT(key);
+    hak_buf_u64(&kb, i);
+    key[kb.len] = '\0';
+    v->open(v->ctx, key, false);
+    v->number(v->ctx, "samples", site.samples);
+    v->number(v->ctx, "samples_live", site.samples_live);
+    v->number(v->ctx, "requested_bytes", site.requested_bytes);
+    v->number(v->ctx, "allocated_bytes", site.allocated_bytes);
+    v->number(v->ctx, "live_bytes", site.live_bytes);
+    v->open(v->ctx, "frames", true);
+    for (uint32_t f = 0; f < site.depth; f++)
+        walk_frame(v, site.frames[f]);
+    v->close(v->ctx, true);
+    v->close(v->ctx, false);
+}
+
+/* Only with sampling on (HAKMEM_PROF_SAMPLE). */
+static void walk_sites(const visitor *v)
+{
+    if (!hak_prof_enabled)
+        return;
+    hak_prof_totals t;
+    hak_prof_get_totals(&t);
+    uint32_t count = hak_prof_site_count();
+    v->open(v->ctx, "sites", false);
+    v->number(v->ctx, "sample_bytes", t.sample_bytes);
+    v->number(v->ctx, "depth", t.depth);
+    v->number(v->ctx, "samples", t.samples);
+    v->number(v->ctx, "samples_live", t.samples_live);
+    v->number(v->ctx, "unrecorded", t.unrecorded);
+    v->open(v->ctx, "stacks", true);
+    for (uint32_t i = 0; i < count; i++)
+        walk_site(v, i);
+    v->close(v->ctx, true);
+    v->close(v->ctx, false);
+}
+
 static void stats_walk(const visitor *v, const snapshot *snap)
 {
     v->open(v->ctx, NULL, false);
@@ -270,6 +338,7 @@ static void stats_walk(const visitor *v, const snapshot *snap)
     v->close(v->ctx, false);
     walk_classes(v, snap);
     walk_histogram(v, snap);
+    walk_sites(v);
     v->close(v->ctx, false);
 }
 
@@ -290,7 +359,7 @@ static char json_space[64 << 10];
 
 static void json_flush_if_full(json_writer *w)
 {
-    if (w->b.cap - w->b.len < 1024 && !hak_buf_flush(&w->b, w->fd))
+    if (w->b.cap - w->b.len < 8192 && !hak_buf_flush(&w->b, w->fd)) /* room for a path */
         w->failed = true;
 }
 
@@ -365,7 +434,10 @@ static void json_str(void *ctx, const char *key, const char *s)
 {
     json_writer *w = ctx;
     json_member(w, key);
-    json_string(&w->b, s);
+    if (s != NULL)
+        json_string(&w->b, s);
+    else
+        hak_buf_str(&w->b, "null");
 }
 
 /* One dump at a time: the buffer is static, and a signal may arrive while
@@ -582,6 +654,6 @@ void hak_stats_dump_init(void)
  * linked with the static one alike). */
 __attribute__((destructor)) static void dump_at_exit(void)
 {
-    if (hak_env.stats)
+    if (hak_env.stats || hak_prof_enabled)
         dump_to_file("exit");
 }
