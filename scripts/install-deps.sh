@@ -18,6 +18,7 @@ packages=(
   git             # tests/programs: git building a repository
   valgrind
   procps          # ps, free: used when looking at a run
+  clang libclang-rt-dev # scripts/soak.sh: libFuzzer for the env and hakstat fuzzers
 )
 
 missing=()

@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -17,9 +18,13 @@ static uintptr_t secret;
 void hak_check_init(void)
 {
     hak_check_enabled = hak_env.check;
-    /* 16 random bytes the kernel gives every process: no system call. */
-    const uintptr_t *random = (const uintptr_t *)getauxval(AT_RANDOM);
-    secret = (random != NULL ? random[0] : (uintptr_t)&secret) | 1;
+    /* 16 random bytes the kernel gives every process: no system call.  They
+     * need not be aligned (UBSan found one at an odd address): copied. */
+    const void *random = (const void *)getauxval(AT_RANDOM);
+    uintptr_t r = (uintptr_t)&secret;
+    if (random != NULL)
+        memcpy(&r, random, sizeof r);
+    secret = r | 1;
 }
 
 static uintptr_t mark_of(const void *p) { return (uintptr_t)p ^ secret; }

@@ -1,5 +1,6 @@
 /*
- * stress_mixed [threads] [seconds] [seed]
+ * stress_mixed [--threads N] [--seconds S] [--seed X]
+ * stress_mixed [threads] [seconds] [seed]            (the same, positionally)
  *
  * Many threads (default 8) for a bounded time (default 5 s): random sizes
  * from 1 B to 4 MiB weighted to small, random alignments, realloc chains,
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hakmem.h"
 #include "itest.h"
@@ -187,13 +189,39 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* --threads N, --seconds S, --seed X, or the same three positionally (in
+ * that order); 0 on anything else. */
+static int parse_args(int argc, char **argv, int *threads, double *seconds, uint64_t *seed)
+{
+    static const char *const positional[] = {"threads", "seconds", "seed"};
+    int next = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *name;
+        if (strncmp(argv[i], "--", 2) == 0 && i + 1 < argc)
+            name = argv[i++] + 2;
+        else if (next < 3)
+            name = positional[next++];
+        else
+            return 0;
+        if (strcmp(name, "threads") == 0)
+            *threads = atoi(argv[i]);
+        else if (strcmp(name, "seconds") == 0)
+            *seconds = atof(argv[i]);
+        else if (strcmp(name, "seed") == 0)
+            *seed = strtoull(argv[i], NULL, 0);
+        else
+            return 0;
+    }
+    return *threads >= 1 && *threads <= 256 && *seconds > 0;
+}
+
 int main(int argc, char **argv)
 {
-    int threads = argc > 1 ? atoi(argv[1]) : 8;
-    double seconds = argc > 2 ? atof(argv[2]) : 5.0;
-    uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 0) : 0x5EED;
-    if (threads < 1 || threads > 256 || seconds <= 0) {
-        fprintf(stderr, "usage: %s [threads 1-256] [seconds] [seed]\n", argv[0]);
+    int threads = 8;
+    double seconds = 5.0;
+    uint64_t seed = 0x5EED;
+    if (!parse_args(argc, argv, &threads, &seconds, &seed)) {
+        fprintf(stderr, "usage: %s [--threads 1-256] [--seconds S] [--seed X]\n", argv[0]);
         return 2;
     }
     pthread_t *t = calloc((size_t)threads, sizeof *t);
