@@ -20,6 +20,7 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -207,6 +208,41 @@ static inline long bench_rss_kb(void)
         fclose(f);
     }
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+/* The part of a workload's per-thread job that bench_run_jobs uses: a job
+ * struct starts with one. */
+typedef struct bench_job {
+    pthread_t tid;
+    uint64_t ops; /* set by the thread when it sees *stop */
+} bench_job;
+
+/* Runs fn on nt jobs (each `stride` bytes apart, starting with a bench_job)
+ * for `seconds`, then sets *stop and joins them: the elapsed seconds, the
+ * ops summed into *ops; exits if a thread cannot be started. */
+static inline double bench_run_jobs(void *jobs, size_t stride, size_t nt, void *(*fn)(void *),
+                                    atomic_int *stop, double seconds, uint64_t *ops)
+{
+    double start = bench_now();
+    for (size_t t = 0; t < nt; t++) {
+        bench_job *job = (bench_job *)((char *)jobs + t * stride);
+        if (pthread_create(&job->tid, NULL, fn, job) != 0) {
+            fprintf(stderr, "error: pthread_create failed\n");
+            exit(1);
+        }
+    }
+    bench_sleep(seconds);
+    atomic_store(stop, 1);
+    double elapsed = bench_now() - start;
+    *ops = 0;
+    for (size_t t = 0; t < nt; t++) {
+        bench_job *job = (bench_job *)((char *)jobs + t * stride);
+        pthread_join(job->tid, NULL);
+        *ops += job->ops;
+    }
+    return elapsed;
 }
 
 /* ---------------------------------------------------------------- report */

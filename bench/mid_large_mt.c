@@ -11,10 +11,9 @@
 #include "bench.h"
 
 typedef struct {
+    bench_job base; /* first: bench_run_jobs */
     uint64_t seed;
     size_t nslots;
-    uint64_t ops;
-    pthread_t tid;
 } mid_job;
 
 static atomic_int mid_stop;
@@ -53,7 +52,7 @@ static void *mid_thread(void *arg)
             bench_free_checked(blocks[k], sizes[k]);
     free(blocks);
     free(sizes);
-    job->ops = ops;
+    job->base.ops = ops;
     return NULL;
 }
 
@@ -73,22 +72,10 @@ int main(int argc, char **argv)
         bench_usage(argv[0], "bad parameters", opts, sizeof opts / sizeof opts[0]);
 
     mid_job *jobs = bench_malloc(nt * sizeof *jobs);
-    double start = bench_now();
-    for (size_t t = 0; t < nt; t++) {
+    for (size_t t = 0; t < nt; t++)
         jobs[t] = (mid_job){.seed = bench_seed((uint64_t)seed, t), .nslots = (size_t)nslots};
-        if (pthread_create(&jobs[t].tid, NULL, mid_thread, &jobs[t]) != 0) {
-            fprintf(stderr, "error: pthread_create failed\n");
-            return 1;
-        }
-    }
-    bench_sleep(seconds);
-    atomic_store(&mid_stop, 1);
-    double elapsed = bench_now() - start;
-    uint64_t ops = 0;
-    for (size_t t = 0; t < nt; t++) {
-        pthread_join(jobs[t].tid, NULL);
-        ops += jobs[t].ops;
-    }
+    uint64_t ops;
+    double elapsed = bench_run_jobs(jobs, sizeof *jobs, nt, mid_thread, &mid_stop, seconds, &ops);
     free(jobs);
     char line[256];
     snprintf(line, sizeof line, "threads=%zu working_set=%g ops=%llu seconds=%.3f ops_per_sec=%.0f", nt,

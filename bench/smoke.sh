@@ -21,6 +21,7 @@ run larson -t 1 -s 0.3 -r 20000
 run larson -t 2 -s 0.3 -r 20000
 run tiny_random -n 4096 -s 0.3
 run tiny_random -n 32768 -s 0.3
+run tiny_random -t 3 -n 1024 -s 0.3
 run mid_large_mt -t 2 -n 2048 -s 0.5
 run prodcons -m 16 -M 1024 -s 0.3
 run prodcons -m 1025 -M 32768 -q 256 -s 0.3

@@ -25,6 +25,11 @@ static cached_map cache[CACHE_SLOTS];
 static unsigned cache_count;
 static size_t cache_bytes;
 
+static void large_lock_take(void)
+{
+    hak_lock_counted(&large_mutex, HAK_STAT_LARGE_LOCK_ACQUIRE, HAK_STAT_LARGE_LOCK_CONTENDED);
+}
+
 static size_t page_round(size_t n) { return (n + HAK_PAGE_SIZE - 1) & ~(HAK_PAGE_SIZE - 1); }
 
 /* The mapping a block of `size` bytes aligned to `align` needs: room to put
@@ -70,11 +75,21 @@ static void *place(char *base, size_t map_size, size_t align)
 
 // ------------------------------------------------------------ cache (lock held)
 
+/* cache_count changes under the lock but is stored atomically: large_purge
+ * peeks at it without the lock. */
+static void cache_set_count(unsigned n) { __atomic_store_n(&cache_count, n, __ATOMIC_RELAXED); }
+
+static void cache_remove(unsigned i)
+{
+    cache_bytes -= cache[i].size;
+    cache[i] = cache[cache_count - 1];
+    cache_set_count(cache_count - 1);
+}
+
 static void cache_drop(unsigned i)
 {
     hak_os_unmap(cache[i].base, cache[i].size);
-    cache_bytes -= cache[i].size;
-    cache[i] = cache[--cache_count];
+    cache_remove(i);
 }
 
 /* A cached mapping of at least `need` bytes and at most twice that. */
@@ -89,8 +104,7 @@ static char *cache_take(size_t need, size_t *size)
         return NULL;
     char *base = cache[best].base;
     *size = cache[best].size;
-    cache_bytes -= *size;
-    cache[best] = cache[--cache_count];
+    cache_remove(best);
     return base;
 }
 
@@ -106,7 +120,8 @@ static bool cache_put(char *base, size_t size)
                 oldest = i;
         cache_drop(oldest);
     }
-    cache[cache_count++] = (cached_map){base, size, hak_now_ms()};
+    cache[cache_count] = (cached_map){base, size, hak_now_ms()};
+    cache_set_count(cache_count + 1);
     cache_bytes += size;
     return true;
 }
@@ -123,7 +138,7 @@ void large_purge(bool force)
 {
     if (!force && __atomic_load_n(&cache_count, __ATOMIC_RELAXED) == 0)
         return;
-    pthread_mutex_lock(&large_mutex);
+    large_lock_take();
     purge_locked(force);
     pthread_mutex_unlock(&large_mutex);
 }
@@ -142,7 +157,7 @@ void *large_alloc(size_t size, size_t align, bool zero)
      * fault in only when touched, where clearing a cached one would touch
      * every page now. */
     if (align <= HEADER_ROOM && !zero) {
-        pthread_mutex_lock(&large_mutex);
+        large_lock_take();
         purge_locked(false);
         base = cache_take(map_size, &map_size);
         pthread_mutex_unlock(&large_mutex);
@@ -170,7 +185,7 @@ void large_free(large_header *h)
     char *base = h->map_base;
     size_t size = h->map_size;
     unregister(h);
-    pthread_mutex_lock(&large_mutex);
+    large_lock_take();
     bool kept = cache_put(base, size);
     purge_locked(false);
     pthread_mutex_unlock(&large_mutex);

@@ -19,6 +19,11 @@ static pthread_mutex_t meta_lock = PTHREAD_MUTEX_INITIALIZER;
 static meta_free *buckets[META_BUCKETS];
 static char *region_next, *region_end;
 
+static void meta_lock_take(void)
+{
+    hak_lock_counted(&meta_lock, HAK_STAT_OS_META_LOCK_ACQUIRE, HAK_STAT_OS_META_LOCK_CONTENDED);
+}
+
 static size_t bucket_of(size_t size) { return (size + META_ALIGN - 1) / META_ALIGN - 1; }
 
 static void *carve(size_t bytes)
@@ -42,7 +47,7 @@ void *hak_meta_alloc(size_t size)
     size_t b = bucket_of(size);
     if (b >= META_BUCKETS)
         return NULL;
-    pthread_mutex_lock(&meta_lock);
+    meta_lock_take();
     void *p = buckets[b];
     if (p != NULL)
         buckets[b] = buckets[b]->next;
@@ -58,7 +63,7 @@ void hak_meta_free(void *p, size_t size)
 {
     size_t b = bucket_of(size);
     meta_free *f = p;
-    pthread_mutex_lock(&meta_lock);
+    meta_lock_take();
     f->next = buckets[b];
     buckets[b] = f;
     pthread_mutex_unlock(&meta_lock);

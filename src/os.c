@@ -17,16 +17,35 @@
 typedef struct span_rec {
     void *addr;
     uint64_t freed_ms;
-    bool purged;
     struct span_rec *next;
 } span_rec;
 
+/* os_lock guards the lists and the carving below; it is held for list
+ * operations only: madvise and the metadata arena's lock are taken outside
+ * it, so a thread preempted in a system call holds up no other refill. */
 static pthread_mutex_t os_lock = PTHREAD_MUTEX_INITIALIZER;
-static span_rec *span_cache[HAK_SPAN_KINDS]; /* most recently freed first */
+static span_rec *warm_spans[HAK_SPAN_KINDS];   /* pages resident; most recently freed first */
+static span_rec *purged_spans[HAK_SPAN_KINDS]; /* pages released: they read as zero */
 static span_rec *free_recs;
 static char *area_next, *area_end; /* the reservation chunks are carved from */
 static char *unit_next, *unit_end; /* the chunk units are carved from */
 static uint64_t purge_delay_ms;
+
+void hak_lock_counted(pthread_mutex_t *m, hak_stat_id acquired, hak_stat_id contended)
+{
+    hak_stat_count(acquired, 1);
+    if (!hak_lock_stats_enabled) {
+        pthread_mutex_lock(m);
+    } else if (pthread_mutex_trylock(m) != 0) {
+        hak_stat_count(contended, 1);
+        pthread_mutex_lock(m);
+    }
+}
+
+static void os_lock_take(void)
+{
+    hak_lock_counted(&os_lock, HAK_STAT_OS_LOCK_ACQUIRE, HAK_STAT_OS_LOCK_CONTENDED);
+}
 
 void hak_os_init(void) { purge_delay_ms = (uint64_t)hak_env.purge_delay_ms; }
 
@@ -150,20 +169,35 @@ static void *carve_unit(void)
     return unit;
 }
 
+static span_rec *list_pop(span_rec **list)
+{
+    span_rec *rec = *list;
+    if (rec != NULL)
+        *list = rec->next;
+    return rec;
+}
+
+static void list_push(span_rec **list, span_rec *rec)
+{
+    rec->next = *list;
+    *list = rec;
+}
+
+/* Warm spans first: their pages are resident, where a purged span's fault
+ * in again at 11-14 us a page. */
 void *hak_span_alloc(enum hak_span_kind kind, bool *zeroed)
 {
-    pthread_mutex_lock(&os_lock);
+    os_lock_take();
     void *span;
-    span_rec *rec = span_cache[kind];
+    span_rec *rec = list_pop(&warm_spans[kind]);
+    *zeroed = rec == NULL;
+    if (rec == NULL)
+        rec = list_pop(&purged_spans[kind]);
     if (rec != NULL) {
-        span_cache[kind] = rec->next;
         span = rec->addr;
-        *zeroed = rec->purged; /* MADV_DONTNEED pages read back as zero */
-        rec->next = free_recs;
-        free_recs = rec;
+        list_push(&free_recs, rec);
     } else {
         span = kind == HAK_SPAN_CHUNK ? carve_chunk() : carve_unit();
-        *zeroed = true;
     }
     pthread_mutex_unlock(&os_lock);
     if (span == NULL)
@@ -171,56 +205,66 @@ void *hak_span_alloc(enum hak_span_kind kind, bool *zeroed)
     return span;
 }
 
-static span_rec *new_rec(void)
-{
-    span_rec *rec = free_recs;
-    if (rec != NULL) {
-        free_recs = rec->next;
-        return rec;
-    }
-    return hak_meta_alloc(sizeof(span_rec));
-}
-
-static void purge_cache_locked(uint64_t now, bool force)
-{
-    for (int kind = 0; kind < HAK_SPAN_KINDS; kind++) {
-        for (span_rec *rec = span_cache[kind]; rec != NULL; rec = rec->next) {
-            if (rec->purged || (!force && now - rec->freed_ms < purge_delay_ms))
-                continue;
-            hak_os_release_pages(rec->addr, hak_span_size((enum hak_span_kind)kind));
-            rec->purged = true;
-        }
-    }
-}
-
 void hak_span_free(enum hak_span_kind kind, void *span, bool idle)
 {
-    uint64_t now = hak_now_ms();
-    pthread_mutex_lock(&os_lock);
-    span_rec *rec = new_rec();
-    if (rec == NULL) {
-        /* No metadata memory left: give the span's pages back now and leak its
-         * address range rather than lose track of it in a bad state. */
-        pthread_mutex_unlock(&os_lock);
+    bool purge_now = purge_delay_ms == 0;
+    if (purge_now)
         hak_os_release_pages(span, hak_span_size(kind));
-        return;
+    uint64_t now = hak_now_ms();
+    os_lock_take();
+    span_rec *rec = list_pop(&free_recs);
+    if (rec == NULL) {
+        pthread_mutex_unlock(&os_lock); /* the arena has a lock of its own: not nested */
+        rec = hak_meta_alloc(sizeof(span_rec));
+        if (rec == NULL) {
+            /* No metadata memory left: give the span's pages back now and leak
+             * its address range rather than lose track of it in a bad state. */
+            hak_os_release_pages(span, hak_span_size(kind));
+            return;
+        }
+        os_lock_take();
     }
     rec->addr = span;
     rec->freed_ms = idle ? 0 : now;
-    rec->purged = false;
-    rec->next = span_cache[kind];
-    span_cache[kind] = rec;
-    if (purge_delay_ms == 0)
-        purge_cache_locked(now, true);
+    list_push(purge_now ? &purged_spans[kind] : &warm_spans[kind], rec);
     pthread_mutex_unlock(&os_lock);
 }
 
+/* Takes the warm spans whose delay is over (all if force) off their lists,
+ * releases their pages with the lock dropped, and files them as purged.
+ * While that runs they are on neither list: a span_alloc then carves a new
+ * span rather than wait. */
 void hak_os_purge(bool force)
 {
     uint64_t now = hak_now_ms();
-    pthread_mutex_lock(&os_lock);
-    purge_cache_locked(now, force);
+    span_rec *due[HAK_SPAN_KINDS] = {NULL};
+    os_lock_take();
+    for (int kind = 0; kind < HAK_SPAN_KINDS; kind++) {
+        for (span_rec **at = &warm_spans[kind]; *at != NULL;) {
+            span_rec *rec = *at;
+            if (force || now - rec->freed_ms >= purge_delay_ms) {
+                *at = rec->next;
+                list_push(&due[kind], rec);
+            } else {
+                at = &rec->next;
+            }
+        }
+    }
     pthread_mutex_unlock(&os_lock);
+    for (int kind = 0; kind < HAK_SPAN_KINDS; kind++) {
+        if (due[kind] == NULL)
+            continue;
+        span_rec *last = due[kind];
+        for (;; last = last->next) {
+            hak_os_release_pages(last->addr, hak_span_size((enum hak_span_kind)kind));
+            if (last->next == NULL)
+                break;
+        }
+        os_lock_take();
+        last->next = purged_spans[kind];
+        purged_spans[kind] = due[kind];
+        pthread_mutex_unlock(&os_lock);
+    }
 }
 
 void hak_os_lock(void) { pthread_mutex_lock(&os_lock); }

@@ -12,9 +12,12 @@
 #ifndef HAK_OS_H
 #define HAK_OS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "stats/stats.h"
 
 #define HAK_CHUNK_SHIFT 21
 #define HAK_CHUNK_SIZE ((size_t)1 << HAK_CHUNK_SHIFT)
@@ -56,6 +59,12 @@ void hak_os_purge(bool force);
 /* Milliseconds of a monotonic clock, from the vDSO: no system call. */
 uint64_t hak_now_ms(void);
 uint64_t hak_purge_delay_ms(void);
+
+/* Takes one of hakmem's internal locks, counting the acquisition in
+ * `acquired` and, with HAKMEM_SHARED_POOL_LOCK_STATS=1, in `contended` when
+ * it found the lock held (a try first: one more atomic operation, so only
+ * when asked for). */
+void hak_lock_counted(pthread_mutex_t *m, hak_stat_id acquired, hak_stat_id contended);
 
 /* fork: the layer's lock, taken before fork and released in both processes. */
 void hak_os_lock(void);

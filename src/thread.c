@@ -7,6 +7,7 @@
 #include "large.h"
 #include "meta.h"
 #include "mid/shared_pool.h"
+#include "prof/prof.h"
 #include "slab/slab.h"
 
 __thread hak_heap *hak_tls_heap __attribute__((tls_model("initial-exec"))) = &hak_empty_heap;
@@ -29,9 +30,14 @@ static uint64_t orphaned_ms;
  * never needs to allocate a second-level key block for it. */
 static pthread_key_t heap_key;
 
+static void heaps_lock_take(void)
+{
+    hak_lock_counted(&heaps_lock, HAK_STAT_THREADS_LOCK_ACQUIRE, HAK_STAT_THREADS_LOCK_CONTENDED);
+}
+
 static void heap_list_add(hak_heap *h)
 {
-    pthread_mutex_lock(&heaps_lock);
+    heaps_lock_take();
     h->prev = NULL;
     h->next = heaps;
     if (heaps != NULL)
@@ -42,7 +48,7 @@ static void heap_list_add(hak_heap *h)
 
 static void heap_list_remove(hak_heap *h)
 {
-    pthread_mutex_lock(&heaps_lock);
+    heaps_lock_take();
     if (h->prev != NULL)
         h->prev->next = h->next;
     else
@@ -78,6 +84,7 @@ hak_heap *hak_heap_acquire(void)
     spool_cache_init(h);
     h->ticks = HAK_HEAP_TICK_ALLOCS;
     h->last_purge_ms = h->last_cache_flush_ms = hak_now_ms();
+    hak_prof_heap_init(h);
     heap_list_add(h);
     hak_stats_register(h);
     hak_tls_heap = h;
@@ -164,8 +171,11 @@ void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_
     uint64_t now = hak_now_us();
     /* Adoption is opportunistic: with the list busy (a thread starting or
      * exiting, another adopter), skip it rather than queue on a global lock. */
-    if (pthread_mutex_trylock(&heaps_lock) != 0)
+    hak_stat_count(HAK_STAT_THREADS_LOCK_ACQUIRE, 1);
+    if (pthread_mutex_trylock(&heaps_lock) != 0) {
+        hak_stat_count(HAK_STAT_THREADS_LOCK_CONTENDED, 1);
         return;
+    }
     for (hak_heap *h = heaps; h != NULL; h = h->next) {
         uint64_t active = __atomic_load_n(&h->last_active_us, __ATOMIC_RELAXED);
         if (h != self && now - active >= threshold_us)

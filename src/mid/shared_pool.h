@@ -2,10 +2,12 @@
  * The shared pool: mid (1 KiB .. 32 KiB) and pool (32 KiB .. 1 MiB) blocks.
  *
  * Each class has slabs (64 KiB for classes up to 8 KiB, 2 MiB above),
- * shared by all threads under the class's mutex.  Each thread keeps a short
- * list of free blocks per class in front (spool_cache in its heap), so most
- * mallocs and frees touch neither the lock nor the slab.  The cache is bounded in bytes, so a thread never
- * hoards more than a few hundred KiB.
+ * shared by all threads in shards, each under its own mutex: a thread takes
+ * blocks from its shard's slabs, so threads do not queue on one lock per
+ * class.  Each thread keeps a short list of free blocks per class in front
+ * (spool_cache in its heap), so most mallocs and frees touch neither a lock
+ * nor a slab.  The cache is bounded in bytes, so a thread never hoards more
+ * than a few hundred KiB.
  */
 #ifndef HAK_SHARED_POOL_H
 #define HAK_SHARED_POOL_H
@@ -24,6 +26,7 @@ typedef struct spool_slab {
     uint32_t carved;
     uint32_t block_size;
     uint16_t class_idx;
+    uint8_t shard; /* the shard of its class whose list and lock it is under */
     bool listed; /* on its class's list of slabs with room */
     bool zeroed; /* its never-used blocks read as zero (a fresh or purged span) */
     uint8_t span_kind;
@@ -60,7 +63,11 @@ static inline void *spool_alloc_fast(hak_heap *h, unsigned cls)
 
 static inline void *spool_alloc(hak_heap *h, unsigned cls)
 {
-    if (h->ticks == 0)
+    /* The empty heap's count is 0 as well, but a thread that has none of
+     * its own goes to the slow path for one: a tick on the empty heap would
+     * purge before hakmem is initialised, from many threads at once, all
+     * writing the one shared empty heap (found by ThreadSanitizer). */
+    if (__builtin_expect(h->ticks == 0, 0) && h != &hak_empty_heap)
         hak_heap_tick(h);
     void *b = spool_alloc_fast(h, cls);
     return b != NULL ? b : spool_alloc_slow(h, cls);

@@ -10,6 +10,12 @@
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static slab_segment *abandoned;
 
+static void abandoned_lock_take(void)
+{
+    hak_lock_counted(&abandoned_lock, HAK_STAT_SEGMENTS_LOCK_ACQUIRE,
+                     HAK_STAT_SEGMENTS_LOCK_CONTENDED);
+}
+
 // ------------------------------------------------------------ layout
 
 static uint32_t segment_slabs(void)
@@ -191,11 +197,13 @@ void segment_purge(hak_heap *h, bool force)
 void segment_push_abandoned(slab_segment *g)
 {
     hak_stat_count(HAK_STAT_SEGMENTS_ABANDONED, 1);
-    pthread_mutex_lock(&abandoned_lock);
+    abandoned_lock_take();
     g->owner = NULL;
     g->prev = NULL;
     g->next = abandoned;
-    abandoned = g;
+    /* Stored atomically, though under the lock: segment_pop_abandoned peeks
+     * at the list head without it. */
+    __atomic_store_n(&abandoned, g, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&abandoned_lock);
 }
 
@@ -203,10 +211,10 @@ slab_segment *segment_pop_abandoned(void)
 {
     if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL)
         return NULL;
-    pthread_mutex_lock(&abandoned_lock);
+    abandoned_lock_take();
     slab_segment *g = abandoned;
     if (g != NULL)
-        abandoned = g->next;
+        __atomic_store_n(&abandoned, g->next, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&abandoned_lock);
     return g;
 }
