@@ -36,7 +36,10 @@ static void store_range(uintptr_t a, uintptr_t end, uintptr_t value)
 {
     const uintptr_t leaf_mask = ((uintptr_t)1 << HAK_REG_LEAF_BITS) - 1;
     for (; a < end; a += HAK_UNIT_SIZE) {
-        uintptr_t *leaf = hak_reg_top[a >> (HAK_UNIT_SHIFT + HAK_REG_LEAF_BITS)];
+        /* Atomic: another thread may be mapping a neighbouring range's leaf
+         * into the top level (leaf_for's CAS) at this moment. */
+        uintptr_t *leaf =
+            __atomic_load_n(&hak_reg_top[a >> (HAK_UNIT_SHIFT + HAK_REG_LEAF_BITS)], __ATOMIC_ACQUIRE);
         __atomic_store_n(&leaf[(a >> HAK_UNIT_SHIFT) & leaf_mask], value, __ATOMIC_RELEASE);
     }
 }
