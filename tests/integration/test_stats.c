@@ -356,6 +356,71 @@ static void test_lock_statistics(void **state)
     assert_int_equal(off[4], 0);
 }
 
+/* Mode "internal-locks-child": touches each of hakmem's other locks (the
+ * heap list and metadata by starting threads, the span cache by their
+ * SuperSlabs, the abandoned-segment list by leaving a block behind at exit,
+ * the large cache by a 4 MiB block); prints each lock's acquisitions, then
+ * its contended acquisitions. */
+static const char *const internal_locks[][2] = {
+    {"threads.lock_acquire", "threads.lock_contended"},
+    {"os.meta_lock_acquire", "os.meta_lock_contended"},
+    {"os.lock_acquire", "os.lock_contended"},
+    {"segments.lock_acquire", "segments.lock_contended"},
+    {"tiers.large.lock_acquire", "tiers.large.lock_contended"},
+};
+#define INTERNAL_LOCKS (sizeof internal_locks / sizeof internal_locks[0])
+
+static void *leave_a_block(void *arg)
+{
+    (void)arg;
+    *(char *volatile *)arg = malloc(32); /* its segment outlives the thread */
+    return NULL;
+}
+
+static int internal_locks_child(void)
+{
+    static char *left[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, leave_a_block, &left[i]);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    free(malloc((size_t)4 << 20));
+    for (size_t i = 0; i < INTERNAL_LOCKS; i++)
+        printf("%llu %llu ", stat_or_zero(internal_locks[i][0]), stat_or_zero(internal_locks[i][1]));
+    printf("\n");
+    for (int i = 0; i < 4; i++)
+        free(left[i]);
+    return 0;
+}
+
+/* Every internal lock is counted with stats on; its contention only with
+ * HAKMEM_SHARED_POOL_LOCK_STATS=1. */
+static void test_internal_lock_counts(void **state)
+{
+    (void)state;
+    for (int lock_stats = 0; lock_stats <= 1; lock_stats++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "env -i HAKMEM_STATS=1 HAKMEM_STATS_FILE=/dev/null "
+                 "HAKMEM_SHARED_POOL_LOCK_STATS=%d '%s' internal-locks-child",
+                 lock_stats, self);
+        FILE *out = popen(cmd, "r");
+        assert_non_null(out);
+        for (size_t i = 0; i < INTERNAL_LOCKS; i++) {
+            unsigned long long acquired, contended;
+            assert_int_equal(fscanf(out, "%llu %llu", &acquired, &contended), 2);
+            print_message("%s %llu (%llu contended), lock stats %d\n", internal_locks[i][0],
+                          acquired, contended, lock_stats);
+            assert_true(acquired > 0);
+            assert_true(contended <= acquired);
+            if (!lock_stats)
+                assert_int_equal(contended, 0);
+        }
+        assert_int_equal(pclose(out), 0);
+    }
+}
+
 /* Mode "scrub-child": allocates, then wipes its environment strings as
  * programs that set their process title do (redis), and exits. */
 extern char **environ;
@@ -451,6 +516,8 @@ int main(int argc, char **argv)
         return fork_child();
     if (argc > 1 && strcmp(argv[1], "off-child") == 0)
         return off_child();
+    if (argc > 1 && strcmp(argv[1], "internal-locks-child") == 0)
+        return internal_locks_child();
     if (argc > 1 && strcmp(argv[1], "lock-child") == 0)
         return lock_child();
     if (argc > 1 && strcmp(argv[1], "scrub-child") == 0)
@@ -463,6 +530,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_dump_per_process_at_exit),
         cmocka_unit_test(test_counting_off_counts_nothing),
         cmocka_unit_test(test_lock_statistics),
+        cmocka_unit_test(test_internal_lock_counts),
         cmocka_unit_test(test_dump_path_survives_environment_rewrite),
         cmocka_unit_test(test_dump_to_a_special_file_keeps_it),
     };

@@ -58,6 +58,16 @@ ratio | threads)
     [[ $(jq -r '[.[].frames[0].sym] | join(",")' <<<"$top") == "site_light,site_heavy" ]] ||
         fail "top by live: $(jq -c '[.[].frames[0].sym]' <<<"$top")"
     "$hakstat" top "$dump" --folded | grep -q 'site_heavy [0-9]' || fail "no folded line for site_heavy"
+    jq -e '.sites.depth == 16 and ([.sites.stacks[].frames | length] | max) <= 16' "$dump" >/dev/null ||
+        fail "default depth: $(jq -c '[.sites.depth, ([.sites.stacks[].frames | length] | max)]' "$dump")"
+    # HAKMEM_PROF_DEPTH cuts the stacks after hakmem's own frames are gone:
+    # three frames, the innermost still the allocating function.
+    [[ $mode == ratio ]] || { echo "ok: $mode"; exit 0; }
+    rm -f d.*.json
+    run HAKMEM_PROF_DEPTH=3
+    jq -e '.sites.depth == 3 and ([.sites.stacks[].frames | length] | max) == 3 and
+           any(.sites.stacks[]; .frames[0].sym == "site_heavy" and .frames[1].sym == "allocate")' \
+        d.*.json >/dev/null || fail "depth 3: $(jq -c '[.sites.stacks[].frames | map(.sym)]' d.*.json)"
     ;;
 off)
     env HAKMEM_STATS=1 HAKMEM_STATS_FILE="$work/d.%p.json" LD_PRELOAD="$lib" "$prog" ratio
