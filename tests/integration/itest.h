@@ -66,6 +66,19 @@ static inline uint64_t itest_rand(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* The n elements of `size` bytes (at most 64) at base, in a random order
+ * (Fisher-Yates): frees in such an order empty slabs unevenly. */
+static inline void itest_shuffle(void *base, size_t n, size_t size, uint64_t *rng)
+{
+    char *a = base, tmp[64];
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(itest_rand(rng) % i);
+        memcpy(tmp, a + (i - 1) * size, size);
+        memcpy(a + (i - 1) * size, a + j * size, size);
+        memcpy(a + j * size, tmp, size);
+    }
+}
+
 /* A size in [1, max], weighted to small: ~70% tiny, ~20% mid, ~8% pool,
  * ~2% large (when max allows). */
 static inline size_t itest_rand_size(uint64_t *st, size_t max)

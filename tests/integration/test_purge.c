@@ -74,12 +74,7 @@ static void allocate_everything(uint64_t seed)
 static void free_everything(uint64_t seed)
 {
     uint64_t rng = seed;
-    for (size_t i = nblocks; i > 1; i--) {
-        size_t j = (size_t)(itest_rand(&rng) % i);
-        block tmp = blocks[i - 1];
-        blocks[i - 1] = blocks[j];
-        blocks[j] = tmp;
-    }
+    itest_shuffle(blocks, nblocks, sizeof *blocks, &rng);
     for (size_t i = 0; i < nblocks; i++) {
         size_t n = blocks[i].n < 64 ? blocks[i].n : 64;
         assert_true(itest_check_ends(blocks[i].p, n));

@@ -82,12 +82,7 @@ static long free_shuffled(block *b, size_t n, uint64_t seed)
 {
     uint64_t rng = seed;
     long bad = 0;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(itest_rand(&rng) % i);
-        block t = b[i - 1];
-        b[i - 1] = b[j];
-        b[j] = t;
-    }
+    itest_shuffle(b, n, sizeof *b, &rng);
     for (size_t i = 0; i < n; i++) {
         if (!itest_check_ends(b[i].p, b[i].n < 64 ? b[i].n : 64))
             bad++;
