@@ -176,29 +176,50 @@ static int wait_exit(pid_t pid)
 }
 
 static volatile int stop_threads;
+static int threads_running;
 
 static void *churn(void *arg)
 {
     uint64_t rng = (uint64_t)(uintptr_t)arg;
     void *keep[64] = {0};
-    while (!stop_threads) {
+    for (unsigned n = 0; !stop_threads; n++) {
         unsigned k = (unsigned)(itest_rand(&rng) % 64);
         free(keep[k]);
         keep[k] = malloc(itest_rand_size(&rng, 64 * KiB));
+        if (n == 1000)
+            __atomic_fetch_add(&threads_running, 1, __ATOMIC_RELEASE);
     }
     for (int k = 0; k < 64; k++)
         free(keep[k]);
     return NULL;
 }
 
-/* Mode "signal-child": allocates from three threads for a while; the
- * parent sends HAKMEM_STATS_SIGNAL meanwhile. */
+static bool path_exists(const char *path) { return access(path, F_OK) == 0; }
+
+static void touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+/* Mode "signal-child": allocates from three threads until the parent, which
+ * sends HAKMEM_STATS_SIGNAL meanwhile, says stop.  It says when all three
+ * run (FILE.ready) and the parent says stop (FILE.stop): a machine loaded
+ * enough to start it late must not end it before the snapshots are taken. */
 static int signal_child(void)
 {
+    char ready[300], stop[300];
+    snprintf(ready, sizeof ready, "%s.ready", getenv("HAKMEM_STATS_FILE"));
+    snprintf(stop, sizeof stop, "%s.stop", getenv("HAKMEM_STATS_FILE"));
     pthread_t t[3];
     for (int i = 0; i < 3; i++)
         pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)(i + 1));
-    itest_sleep_ms(1500);
+    while (__atomic_load_n(&threads_running, __ATOMIC_ACQUIRE) < 3)
+        itest_sleep_ms(1);
+    touch(ready);
+    while (!path_exists(stop))
+        itest_sleep_ms(5);
     stop_threads = 1;
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
@@ -223,7 +244,13 @@ static void test_signal_snapshots_are_whole(void **state)
     snprintf(file, sizeof file, "%s/snap.json", dir);
     char *envp[] = {"HAKMEM_STATS_SIGNAL=USR2", file_env, NULL};
     pid_t pid = spawn_self("signal-child", envp);
-    itest_sleep_ms(200); /* the child has initialised hakmem and installed the handler */
+    char ready[300], stop[300];
+    snprintf(ready, sizeof ready, "%s.ready", file);
+    snprintf(stop, sizeof stop, "%s.stop", file);
+    for (int waited = 0; !path_exists(ready); waited++) {
+        assert_true(waited < 60000); /* a minute: the child is stuck */
+        itest_sleep_ms(1);
+    }
     int seen = 0;
     for (int i = 0; i < 40; i++) {
         kill(pid, SIGUSR2);
@@ -233,6 +260,7 @@ static void test_signal_snapshots_are_whole(void **state)
             seen++;
         }
     }
+    touch(stop);
     assert_int_equal(wait_exit(pid), 0);
     assert_true(seen > 10);
     assert_int_equal(run_jq(".reason == \"signal\" and .threads.started >= 4", file), 0);
