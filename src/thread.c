@@ -122,7 +122,7 @@ void hak_heap_purge(hak_heap *h, bool force)
         spool_cache_init(h);
         h->last_cache_flush_ms = now;
     }
-    slab_reclaim_abandoned(h);
+    slab_sweep_orphans(h, force);
     slab_heap_purge(h, force);
     large_purge(force);
     hak_os_purge(force);

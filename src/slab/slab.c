@@ -1,6 +1,7 @@
 #include "slab.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include "../size_class.h"
@@ -249,38 +250,160 @@ static void remote_push(hak_slab *s, slab_block *first, slab_block *last)
         queue_on_owner(s, cls);
 }
 
-void slab_free_remote(hak_slab *s, slab_block *b)
+// ------------------------------------------------------------ orphans
+
+/* Slabs an exited thread left with live blocks, by class: a thread that
+ * needs the class takes one before it cuts a new slab, so their free blocks
+ * are used again whoever needs them (whole segments adopted by the first
+ * thread to need any class left most of their blocks idle: at 16 threads
+ * Larson's slabs were a third full).  Linked through next/prev, so the
+ * sweeper can take out the ones remote frees emptied. */
+typedef struct orphan_list {
+    pthread_mutex_t lock;
+    hak_slab *head;
+} __attribute__((aligned(64))) orphan_list;
+
+static orphan_list orphan_slabs[HAK_SLAB_CLASSES] = {
+    [0 ... HAK_SLAB_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL},
+};
+static uint64_t last_sweep_ms;
+
+static void orphan_lock(orphan_list *l)
 {
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
-    remote_push(s, b, b);
+    hak_lock_counted(&l->lock, HAK_STAT_SEGMENTS_LOCK_ACQUIRE, HAK_STAT_SEGMENTS_LOCK_CONTENDED);
 }
 
-// ------------------------------------------------------------ adoption
-
-/* Takes over a segment an exited thread left with live blocks. */
-static bool adopt_segment(hak_heap *h)
+static void orphan_unlink(orphan_list *l, hak_slab *s)
 {
-    slab_segment *g = segment_pop_abandoned();
-    if (g == NULL)
-        return false;
-    hak_stat_count(HAK_STAT_SEGMENTS_ADOPTED, 1);
-    segment_link(h, g);
-    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
-        hak_slab *s = &g->slabs[__builtin_ctz(m)];
-        __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
-        /* No remote free can claim it before we park it (the bit is clear),
-         * so it may still be released right here. */
-        __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
-        slab_drain_remote(s);
+    s->orphaned = false;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        __atomic_store_n(&l->head, s->next, __ATOMIC_RELAXED);
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+}
+
+/* Pushes the chain first..last (linked through next) of class cls. */
+static void orphan_push_chain(unsigned cls, hak_slab *first, hak_slab *last)
+{
+    orphan_list *l = &orphan_slabs[cls];
+    orphan_lock(l);
+    for (hak_slab *s = first; s != NULL; s = s->next)
+        s->orphaned = true;
+    last->next = l->head;
+    if (l->head != NULL)
+        l->head->prev = last;
+    first->prev = NULL;
+    /* Stored atomically, though under the lock: adopt_slab peeks without it. */
+    __atomic_store_n(&l->head, first, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static hak_slab *orphan_pop(unsigned cls)
+{
+    orphan_list *l = &orphan_slabs[cls];
+    if (__atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
+        return NULL;
+    orphan_lock(l);
+    hak_slab *s = l->head;
+    if (s != NULL)
+        orphan_unlink(l, s);
+    pthread_mutex_unlock(&l->lock);
+    return s;
+}
+
+/* s, just taken off its orphan list, becomes h's, with the blocks other
+ * threads freed into it meanwhile. */
+static void take_orphan(hak_heap *h, hak_slab *s)
+{
+    engine_count(s->class_idx, HAK_STAT_TINY_ADOPTED, 1);
+    __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
+    /* No remote free can claim it before we park it (the bit is clear), so
+     * it may still be released right away. */
+    __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
+    s->where = SLAB_CURRENT;
+    slab_drain_remote(s);
+}
+
+/* An orphaned slab of class cls with a block to hand out, now h's current
+ * one; NULL if none is left.  The ones found empty go back to their
+ * segments, the ones found full are parked. */
+static hak_slab *adopt_slab(hak_heap *h, unsigned cls)
+{
+    hak_slab *s;
+    while ((s = orphan_pop(cls)) != NULL) {
+        take_orphan(h, s);
         if (s->used == 0)
-            segment_return_slab(h, s); /* may release g itself, if it was the last */
-        else if (s->free != NULL || s->carved < s->capacity)
-            list_push(h, s, SLAB_AVAIL);
+            segment_return_slab(h, s);
+        else if (s->free != NULL || slab_refill(s))
+            return s;
         else
             slab_park_full(h, s);
     }
+    return NULL;
+}
+
+/* A free into an orphaned slab: the freeing thread takes the slab over, so
+ * this free and the next ones into it are its own (a thread that frees what
+ * an exited one allocated, as servers do, would otherwise leave every block
+ * to wait on the orphan list for a sweep).  False if it has no heap, or
+ * another thread took the slab first. */
+static bool adopt_on_free(hak_slab *s)
+{
+    hak_heap *h = hak_tls_heap;
+    if (h == &hak_empty_heap)
+        return false;
+    orphan_list *l = &orphan_slabs[s->class_idx]; /* our block keeps s in its class */
+    orphan_lock(l);
+    bool orphaned = s->orphaned;
+    if (orphaned)
+        orphan_unlink(l, s);
+    pthread_mutex_unlock(&l->lock);
+    if (!orphaned)
+        return false;
+    take_orphan(h, s);
+    list_push(h, s, SLAB_AVAIL);
     return true;
+}
+
+/* The orphans that remote frees emptied go back to their segments: nobody
+ * may need their class again. */
+static void sweep_orphan_slabs(hak_heap *h)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        orphan_list *l = &orphan_slabs[c];
+        if (__atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
+            continue;
+        hak_stat_count(HAK_STAT_SEGMENTS_LOCK_ACQUIRE, 1);
+        if (pthread_mutex_trylock(&l->lock) != 0) {
+            hak_stat_count(HAK_STAT_SEGMENTS_LOCK_CONTENDED, 1);
+            continue;
+        }
+        hak_slab *next;
+        for (hak_slab *s = l->head; s != NULL; s = next) {
+            next = s->next;
+            slab_drain_remote(s);
+            if (s->used == 0) {
+                orphan_unlink(l, s);
+                segment_return_slab(h, s);
+            }
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
+}
+
+void slab_sweep_orphans(hak_heap *h, bool force)
+{
+    /* One thread at a time, once a quarter of the purge delay at most: the
+     * orphans have no owner whose tick would do it. */
+    uint64_t now = hak_now_ms(), last = __atomic_load_n(&last_sweep_ms, __ATOMIC_RELAXED);
+    if ((!force && now - last <= hak_purge_delay_ms() / 4) ||
+        !__atomic_compare_exchange_n(&last_sweep_ms, &last, now, false, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return;
+    sweep_orphan_slabs(h);
+    segment_sweep_orphans(force);
 }
 
 // ------------------------------------------------------------ alloc
@@ -293,23 +416,20 @@ static void *pop(hak_slab *s)
     return b;
 }
 
-/* A slab of class cls the thread already has with blocks: the parked
- * slabs that remote frees revived, the available list, then a segment an
- * exited thread left.  NULL if none. */
+/* A slab of class cls with blocks the thread already has (the parked slabs
+ * that remote frees revived, the available list), or one an exited thread
+ * left.  NULL if none. */
 static hak_slab *own_slab(hak_heap *h, unsigned cls)
 {
-    for (;;) {
-        take_pending(h);
-        hak_slab *s;
-        while ((s = h->slab_avail[cls]) != NULL) {
-            list_remove(h, s);
-            if (s->free != NULL || slab_refill(s))
-                return s;
-            slab_park_full(h, s);
-        }
-        if (!adopt_segment(h))
-            return NULL;
+    take_pending(h);
+    hak_slab *s;
+    while ((s = h->slab_avail[cls]) != NULL) {
+        list_remove(h, s);
+        if (s->free != NULL || slab_refill(s))
+            return s;
+        slab_park_full(h, s);
     }
+    return adopt_slab(h, cls);
 }
 
 /* 64 KiB holds 8 or more blocks up to 8 KiB; larger (MF2) classes take 2
@@ -457,6 +577,17 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
 
 // ------------------------------------------------------------ free
 
+void slab_free_remote(hak_slab *s, slab_block *b)
+{
+    if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == NULL && adopt_on_free(s)) {
+        slab_free(s, b); /* ours now */
+        return;
+    }
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
+    remote_push(s, b, b);
+}
+
 /* An owner's free made the slab empty, or landed in a parked slab. */
 void slab_free_owner_slow(hak_heap *h, hak_slab *s)
 {
@@ -507,49 +638,90 @@ static bool slab_collect(hak_slab *s)
     return s->used == 0;
 }
 
-/* g has left h's list: empty slabs are freed, the others wait, ownerless,
- * for a thread to adopt the segment. */
-static void abandon_segment(slab_segment *g)
+/* Calls fn on every slab h owns: its current, available and parked ones. */
+static void each_owned_slab(hak_heap *h, unsigned cls, void (*fn)(hak_heap *, hak_slab *, void *),
+                            void *arg)
 {
-    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
-        hak_slab *s = &g->slabs[__builtin_ctz(m)];
-        if (slab_collect(s)) {
-            if (segment_free_slab(s)) {
-                segment_unmap(g);
-                return;
-            }
-            continue;
-        }
-        __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+    if (h->slab_cur[cls] != &slab_empty)
+        fn(h, h->slab_cur[cls], arg);
+    hak_slab *next;
+    for (hak_slab *s = h->slab_avail[cls]; s != NULL; s = next) {
+        next = s->next; /* fn may relink s */
+        fn(h, s, arg);
     }
-    segment_push_abandoned(g);
+    for (hak_slab *s = h->slab_full[cls]; s != NULL; s = next) {
+        next = s->next;
+        fn(h, s, arg);
+    }
+}
+
+static void silence(hak_heap *h, hak_slab *s, void *after_fork)
+{
+    (void)h;
+    slab_silence(s, *(bool *)after_fork);
+}
+
+typedef struct orphan_chain {
+    hak_slab *first, *last;
+} orphan_chain;
+
+/* Empty: back to its segment; else ownerless, onto the chain for the
+ * class's orphan list. */
+static void orphan_or_return(hak_heap *h, hak_slab *s, void *arg)
+{
+    if (slab_collect(s)) {
+        segment_return_slab(h, s);
+        return;
+    }
+    orphan_chain *ch = arg;
+    engine_count(s->class_idx, HAK_STAT_TINY_ORPHANED, 1);
+    __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+    s->where = SLAB_ORPHAN;
+    s->next = ch->first;
+    if (ch->first != NULL)
+        ch->first->prev = s;
+    else
+        ch->last = s;
+    ch->first = s;
 }
 
 void slab_heap_abandon(hak_heap *h, bool after_fork)
 {
-    for (slab_segment *g = h->segments; g != NULL; g = g->next)
-        for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1)
-            slab_silence(&g->slabs[__builtin_ctz(m)], after_fork);
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        each_owned_slab(h, c, silence, &after_fork);
     /* No thread can queue on h any more; what is queued is ours anyway. */
     __atomic_store_n(&h->slab_pending, NULL, __ATOMIC_RELAXED);
-    slab_segment *g = h->segments;
-    h->segments = NULL;
-    while (g != NULL) {
-        slab_segment *next = g->next;
-        abandon_segment(g);
-        g = next;
-    }
-    return_borrowed(h);
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        orphan_chain ch = {NULL, NULL};
+        each_owned_slab(h, c, orphan_or_return, &ch);
+        if (ch.first != NULL)
+            orphan_push_chain(c, ch.first, ch.last);
         h->slab_cur[c] = &slab_empty;
         h->slab_avail[c] = h->slab_full[c] = NULL;
     }
+    return_borrowed(h);
+    segment_orphan_all(h);
 }
 
 void slab_heap_purge(hak_heap *h, bool force) { segment_purge(h, force); }
 
-void slab_reclaim_abandoned(hak_heap *h)
+void slab_lock(void)
 {
-    while (adopt_segment(h))
-        ;
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        pthread_mutex_lock(&orphan_slabs[c].lock);
+    segment_lock();
+}
+
+void slab_unlock(void)
+{
+    segment_unlock();
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        pthread_mutex_unlock(&orphan_slabs[c].lock);
+}
+
+void slab_reset_after_fork(void)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        pthread_mutex_init(&orphan_slabs[c].lock, NULL);
+    segment_reset_after_fork();
 }
