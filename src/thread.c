@@ -16,6 +16,8 @@ hak_heap hak_empty_heap = {
     .slab_cur = {[0 ... HAK_SLAB_CLASSES - 1] = &slab_empty},
 };
 
+_Static_assert(sizeof(hak_heap) <= HAK_META_MAX, "meta.h: HAK_META_MAX must hold a thread heap");
+
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_heap *heaps;
 /* In a fork child: the heaps of threads that exist only in the parent.

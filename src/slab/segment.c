@@ -202,39 +202,48 @@ static void slab_release_pages(hak_slab *s)
     s->purged = true;
 }
 
-void segment_return_slab(hak_heap *h, hak_slab *s)
+static bool slab_idle(const hak_slab *s, uint64_t now, bool force)
+{
+    return force || now - s->freed_ms >= hak_purge_delay_ms();
+}
+
+/* All of g's slabs are free: has each been so for the purge delay? */
+static bool segment_idle(const slab_segment *g, uint64_t now, bool force)
+{
+    for (uint32_t i = 0; i < g->slab_count; i++)
+        if (!g->slabs[i].purged && !slab_idle(&g->slabs[i], now, force))
+            return false;
+    return true;
+}
+
+void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
 {
     slab_segment *g = s->segment;
     unsigned i = (unsigned)(s - g->slabs), units = s->units;
     hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
     /* Stable while we hold a slab of g: only h itself gives g away. */
     bool owned = __atomic_load_n(&g->owner, __ATOMIC_RELAXED) == h;
-    uint64_t now = hak_now_ms();
     for (unsigned j = 0; j < units; j++) { /* each unit a free slab of its own again */
         hak_slab *u = &g->slabs[i + j];
         if (j > 0)
             hak_reg_set((char *)g + (size_t)(i + j) * SLAB_SIZE, SLAB_SIZE, u, HAK_KIND_SLAB);
         u->where = SLAB_NO_CLASS;
         u->units = 1;
-        u->freed_ms = now;
+        u->freed_ms = empty_ms;
         u->purged = false;
         if (hak_purge_delay_ms() == 0)
             slab_release_pages(u);
     }
     uint32_t run = run_mask(units) << i;
     __atomic_fetch_and(&g->cont_mask, ~run, __ATOMIC_RELAXED);
-    /* Release: the descriptors above, to the owner that takes the run.
-     * Unless we own g, it may be released at once: not touched after. */
-    uint32_t m = __atomic_or_fetch(&g->free_mask, run, __ATOMIC_RELEASE);
+    /* Release: the descriptors above, to the owner that takes the run;
+     * acquire: those of slabs other threads returned, read when g is all
+     * free.  Unless we own g, it may be released at once: not touched after. */
+    uint32_t m = __atomic_or_fetch(&g->free_mask, run, __ATOMIC_ACQ_REL);
     if (owned && all_free(g, m)) {
         list_unlink(&h->segments, g);
-        segment_unmap(g, false);
+        segment_unmap(g, segment_idle(g, hak_now_ms(), false)); /* a spare kept past the delay */
     }
-}
-
-static bool slab_idle(const hak_slab *s, uint64_t now, bool force)
-{
-    return force || now - s->freed_ms >= hak_purge_delay_ms();
 }
 
 /* The free slabs of g that have waited past the delay give their pages
@@ -244,11 +253,8 @@ static void purge_segment(slab_segment **list, slab_segment *g, uint64_t now, bo
 {
     uint32_t m = free_mask_of(g);
     if (all_free(g, m)) {
-        bool idle = true;
-        for (uint32_t i = 0; i < g->slab_count; i++)
-            idle &= g->slabs[i].purged || slab_idle(&g->slabs[i], now, force);
         list_unlink(list, g);
-        segment_unmap(g, idle);
+        segment_unmap(g, segment_idle(g, now, force));
         return;
     }
     for (; m != 0; m &= m - 1) {

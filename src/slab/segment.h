@@ -22,10 +22,11 @@
 hak_slab *segment_take_slab(hak_heap *h, unsigned units);
 /* The in-use slabs of g, one bit each, at their first unit. */
 uint32_t segment_slab_heads(const slab_segment *g);
-/* The empty slab s, owned by h, leaves its class.  If h owns the segment
- * too and that left every slab free, the segment goes back to the OS
- * layer; otherwise its owner finds it so at its next purge. */
-void segment_return_slab(hak_heap *h, hak_slab *s);
+/* The empty slab s, owned by h, leaves its class; it has been empty since
+ * empty_ms (the purge delay counts from there).  If h owns the segment too
+ * and that left every slab free, the segment goes back to the OS layer;
+ * otherwise its owner finds it so at its next purge. */
+void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms);
 uint32_t segment_all_slabs(const slab_segment *g);
 char *segment_slab_base(const hak_slab *s);
 

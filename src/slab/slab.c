@@ -16,30 +16,52 @@ hak_slab slab_empty;
 
 // ------------------------------------------------------------ lists
 
-static hak_slab **list_of(hak_heap *h, const hak_slab *s)
+static heap_slab_list *list_of(hak_heap *h, const hak_slab *s)
 {
     return s->where == SLAB_FULL ? &h->slab_full[s->class_idx] : &h->slab_avail[s->class_idx];
 }
 
+/* At the head: the slab is used next. */
 static void list_push(hak_heap *h, hak_slab *s, enum slab_where where)
 {
     s->where = (uint8_t)where;
-    hak_slab **head = list_of(h, s);
+    heap_slab_list *l = list_of(h, s);
     s->prev = NULL;
-    s->next = *head;
-    if (*head != NULL)
-        (*head)->prev = s;
-    *head = s;
+    s->next = l->head;
+    if (l->head != NULL)
+        l->head->prev = s;
+    else
+        l->tail = s;
+    l->head = s;
+}
+
+/* At the tail: a slab revived by a free or two is used after the others,
+ * so that it gathers more frees first (at its head it would be taken with
+ * one block and park full again: a refill per allocation). */
+static void list_append(hak_heap *h, hak_slab *s, enum slab_where where)
+{
+    s->where = (uint8_t)where;
+    heap_slab_list *l = list_of(h, s);
+    s->next = NULL;
+    s->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = s;
+    else
+        l->head = s;
+    l->tail = s;
 }
 
 static void list_remove(hak_heap *h, hak_slab *s)
 {
+    heap_slab_list *l = list_of(h, s);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
-        *list_of(h, s) = s->next;
+        l->head = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
+    else
+        l->tail = s->prev;
     s->where = SLAB_CURRENT;
 }
 
@@ -103,12 +125,6 @@ static void slab_carve(hak_slab *s)
 static bool slab_refill(hak_slab *s)
 {
     engine_count(s->class_idx, HAK_STAT_TINY_DRAIN_ATTEMPTS, 1);
-    if (s->local_free != NULL) {
-        s->free = s->local_free;
-        s->local_free = NULL;
-        slab_drain_remote(s);
-        return true;
-    }
     if (slab_drain_remote(s))
         return true;
     if (s->carved < s->capacity) {
@@ -127,7 +143,7 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
     s->capacity = (uint32_t)((size_t)(base + (size_t)s->units * SLAB_SIZE - s->start) / s->block_size);
     s->carved = 0;
     s->used = 0;
-    s->free = s->local_free = NULL;
+    s->free = NULL;
     s->class_idx = (uint8_t)cls;
     s->where = SLAB_CURRENT;
     hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
@@ -150,7 +166,7 @@ static void slab_park_full(hak_heap *h, hak_slab *s)
                                     __ATOMIC_RELAXED))
         list_push(h, s, SLAB_FULL);
     else
-        list_push(h, s, SLAB_AVAIL);
+        list_append(h, s, SLAB_AVAIL);
 }
 
 static void slab_unpark(hak_heap *h, hak_slab *s)
@@ -160,7 +176,7 @@ static void slab_unpark(hak_heap *h, hak_slab *s)
     /* Still set if no remote free claimed it: later frees need not tell us. */
     __atomic_fetch_and(&s->remote, ~SLAB_PARKED, __ATOMIC_RELAXED);
     list_remove(h, s);
-    list_push(h, s, SLAB_AVAIL);
+    list_append(h, s, SLAB_AVAIL);
 }
 
 /* Takes the slabs that remote frees queued, making them available again. */
@@ -335,7 +351,7 @@ static hak_slab *adopt_slab(hak_heap *h, unsigned cls)
     while ((s = orphan_pop(cls)) != NULL) {
         take_orphan(h, s);
         if (s->used == 0)
-            segment_return_slab(h, s);
+            segment_return_slab(h, s, hak_now_ms());
         else if (s->free != NULL || slab_refill(s))
             return s;
         else
@@ -363,7 +379,7 @@ static bool adopt_on_free(hak_slab *s)
     if (!orphaned)
         return false;
     take_orphan(h, s);
-    list_push(h, s, SLAB_AVAIL);
+    list_append(h, s, SLAB_AVAIL);
     return true;
 }
 
@@ -386,7 +402,7 @@ static void sweep_orphan_slabs(hak_heap *h)
             slab_drain_remote(s);
             if (s->used == 0) {
                 orphan_unlink(l, s);
-                segment_return_slab(h, s);
+                segment_return_slab(h, s, hak_now_ms());
             }
         }
         pthread_mutex_unlock(&l->lock);
@@ -423,7 +439,7 @@ static hak_slab *own_slab(hak_heap *h, unsigned cls)
 {
     take_pending(h);
     hak_slab *s;
-    while ((s = h->slab_avail[cls]) != NULL) {
+    while ((s = h->slab_avail[cls].head) != NULL) {
         list_remove(h, s);
         if (s->free != NULL || slab_refill(s))
             return s;
@@ -444,10 +460,48 @@ static unsigned slab_units(unsigned cls)
     return units;
 }
 
+// ------------------------------------------------------------ spare
+
+/* An emptied slab waits as its class's spare, with its free list threaded
+ * and its pages touched, rather than go back to its segment: a class whose
+ * blocks all die now and then would otherwise give its slab back and cut
+ * it again at once, re-threading it page by page on as many slow paths
+ * (1,900 slabs a second in tiny_random).  One per class; the purge tick
+ * gives back a spare unused for the purge delay. */
+static void slab_retire(hak_heap *h, hak_slab *s)
+{
+    uint64_t now = hak_now_ms();
+    unsigned cls = s->class_idx;
+    if (h->slab_spare[cls] != NULL || hak_purge_delay_ms() == 0) {
+        segment_return_slab(h, s, now);
+        return;
+    }
+    s->where = SLAB_SPARE;
+    s->freed_ms = now;
+    h->slab_spare[cls] = s;
+}
+
+static void return_spares(hak_heap *h, bool force)
+{
+    uint64_t now = hak_now_ms();
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        hak_slab *s = h->slab_spare[c];
+        if (s != NULL && (force || now - s->freed_ms >= hak_purge_delay_ms())) {
+            h->slab_spare[c] = NULL;
+            segment_return_slab(h, s, s->freed_ms);
+        }
+    }
+}
+
 static hak_slab *new_slab(hak_heap *h, unsigned cls)
 {
-    hak_slab *s = segment_take_slab(h, slab_units(cls));
+    hak_slab *s = h->slab_spare[cls];
     if (s != NULL) {
+        h->slab_spare[cls] = NULL;
+        engine_count(cls, HAK_STAT_TINY_REUSES, 1);
+        return s;
+    }
+    if ((s = segment_take_slab(h, slab_units(cls))) != NULL) {
         slab_init(h, s, cls);
         slab_refill(s);
     }
@@ -598,7 +652,7 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
      * Remote frees cannot be pending: used counts them until drained. */
     slab_quiesce(h, s);
     list_remove(h, s);
-    segment_return_slab(h, s);
+    slab_retire(h, s);
     /* A program freeing a burst (and then idling) takes no allocation slow
      * path; its emptied slabs count toward the purge tick instead. */
     hak_heap_count_slow(h);
@@ -626,14 +680,6 @@ static void slab_silence(hak_slab *s, bool after_fork)
 /* Collects every block the slab can take back; true if it is now empty. */
 static bool slab_collect(hak_slab *s)
 {
-    if (s->local_free != NULL) {
-        slab_block *tail = s->local_free;
-        while (tail->next != NULL)
-            tail = tail->next;
-        tail->next = s->free;
-        s->free = s->local_free;
-        s->local_free = NULL;
-    }
     slab_drain_remote(s);
     return s->used == 0;
 }
@@ -645,11 +691,11 @@ static void each_owned_slab(hak_heap *h, unsigned cls, void (*fn)(hak_heap *, ha
     if (h->slab_cur[cls] != &slab_empty)
         fn(h, h->slab_cur[cls], arg);
     hak_slab *next;
-    for (hak_slab *s = h->slab_avail[cls]; s != NULL; s = next) {
+    for (hak_slab *s = h->slab_avail[cls].head; s != NULL; s = next) {
         next = s->next; /* fn may relink s */
         fn(h, s, arg);
     }
-    for (hak_slab *s = h->slab_full[cls]; s != NULL; s = next) {
+    for (hak_slab *s = h->slab_full[cls].head; s != NULL; s = next) {
         next = s->next;
         fn(h, s, arg);
     }
@@ -670,7 +716,7 @@ typedef struct orphan_chain {
 static void orphan_or_return(hak_heap *h, hak_slab *s, void *arg)
 {
     if (slab_collect(s)) {
-        segment_return_slab(h, s);
+        segment_return_slab(h, s, hak_now_ms());
         return;
     }
     orphan_chain *ch = arg;
@@ -697,13 +743,18 @@ void slab_heap_abandon(hak_heap *h, bool after_fork)
         if (ch.first != NULL)
             orphan_push_chain(c, ch.first, ch.last);
         h->slab_cur[c] = &slab_empty;
-        h->slab_avail[c] = h->slab_full[c] = NULL;
+        h->slab_avail[c] = h->slab_full[c] = (heap_slab_list){NULL, NULL};
     }
+    return_spares(h, true);
     return_borrowed(h);
     segment_orphan_all(h);
 }
 
-void slab_heap_purge(hak_heap *h, bool force) { segment_purge(h, force); }
+void slab_heap_purge(hak_heap *h, bool force)
+{
+    return_spares(h, force);
+    segment_purge(h, force);
+}
 
 void slab_lock(void)
 {

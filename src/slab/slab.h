@@ -2,8 +2,10 @@
  * The tiny tier: blocks of 16 B .. 1024 B.
  *
  * A slab is 64 KiB of one class, owned by one thread.  The owner allocates
- * from `free` and frees onto `local_free` with plain loads and stores; any
- * other thread pushes onto `remote` with a CAS.  The owner takes the remote
+ * from `free` and frees onto it with plain loads and stores (one list: an
+ * owner's frees are handed out again without a refill, and the block freed
+ * last, warm in the cache, goes out first); any other thread pushes onto
+ * `remote` with a CAS.  The owner takes the remote
  * blocks back whenever it refills from a slab, including the slab it is
  * allocating from: the earlier hakmem drained only full slabs and never saw
  * its remote frees again (seed 000).  A slab the owner found full is parked
@@ -34,7 +36,7 @@ typedef struct slab_block {
 } slab_block;
 
 /* Where a slab is, for its owner. */
-enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL, SLAB_ORPHAN };
+enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL, SLAB_ORPHAN, SLAB_SPARE };
 
 /* The slab's remote-notification state.  PUSHING and QUEUED keep the slab
  * alive: no path releases a slab until it is IDLE (or NEVER). */
@@ -52,7 +54,6 @@ enum slab_notify {
 typedef struct hak_slab {
     /* First cache line: what the owner's malloc and free touch. */
     slab_block *free;
-    slab_block *local_free;
     uint32_t used; /* blocks handed out and not yet freed back to the owner */
     uint32_t block_size;
     struct hak_heap *owner; /* written by the owner or adopter, read by every free */
@@ -70,7 +71,7 @@ typedef struct hak_slab {
     uint8_t notify;
     bool orphaned; /* on its class's orphan list: read and written under its lock */
     struct hak_slab *next, *prev;
-    uint64_t freed_ms;
+    uint64_t freed_ms; /* free in its segment, or spare: since when */
 } hak_slab;
 
 typedef struct slab_segment {
@@ -125,8 +126,8 @@ static inline void slab_free(hak_slab *s, void *p)
     hak_heap *h = hak_tls_heap;
     slab_block *b = p;
     if (__builtin_expect(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h, 1)) {
-        b->next = s->local_free;
-        s->local_free = b;
+        b->next = s->free;
+        s->free = b;
         hak_count_owner_free(h, s->class_idx);
         if (__builtin_expect(--s->used == 0 || s->where == SLAB_FULL, 0))
             slab_free_owner_slow(h, s);
