@@ -129,7 +129,9 @@ static inline void slab_free(hak_slab *s, void *p)
         b->next = s->free;
         s->free = b;
         hak_count_owner_free(h, s->class_idx);
-        if (__builtin_expect(--s->used == 0 || s->where == SLAB_FULL, 0))
+        /* The current slab needs nothing more, even emptied: it stays. */
+        uint32_t used = --s->used;
+        if (__builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL))
             slab_free_owner_slow(h, s);
         return;
     }
