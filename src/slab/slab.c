@@ -125,6 +125,12 @@ static void slab_carve(hak_slab *s)
 static bool slab_refill(hak_slab *s)
 {
     engine_count(s->class_idx, HAK_STAT_TINY_DRAIN_ATTEMPTS, 1);
+    if (s->local_free != NULL) {
+        s->free = s->local_free;
+        s->local_free = NULL;
+        slab_drain_remote(s);
+        return true;
+    }
     if (slab_drain_remote(s))
         return true;
     if (s->carved < s->capacity) {
@@ -143,7 +149,7 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
     s->capacity = (uint32_t)((size_t)(base + (size_t)s->units * SLAB_SIZE - s->start) / s->block_size);
     s->carved = 0;
     s->used = 0;
-    s->free = NULL;
+    s->free = s->local_free = NULL;
     s->class_idx = (uint8_t)cls;
     s->where = SLAB_CURRENT;
     hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
@@ -499,6 +505,8 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
     if (s != NULL) {
         h->slab_spare[cls] = NULL;
         engine_count(cls, HAK_STAT_TINY_REUSES, 1);
+        if (s->free == NULL)
+            slab_refill(s); /* its blocks are on local_free */
         return s;
     }
     if ((s = segment_take_slab(h, slab_units(cls))) != NULL) {
@@ -680,6 +688,14 @@ static void slab_silence(hak_slab *s, bool after_fork)
 /* Collects every block the slab can take back; true if it is now empty. */
 static bool slab_collect(hak_slab *s)
 {
+    if (s->local_free != NULL) {
+        slab_block *tail = s->local_free;
+        while (tail->next != NULL)
+            tail = tail->next;
+        tail->next = s->free;
+        s->free = s->local_free;
+        s->local_free = NULL;
+    }
     slab_drain_remote(s);
     return s->used == 0;
 }

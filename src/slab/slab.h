@@ -2,10 +2,8 @@
  * The tiny tier: blocks of 16 B .. 1024 B.
  *
  * A slab is 64 KiB of one class, owned by one thread.  The owner allocates
- * from `free` and frees onto it with plain loads and stores (one list: an
- * owner's frees are handed out again without a refill, and the block freed
- * last, warm in the cache, goes out first); any other thread pushes onto
- * `remote` with a CAS.  The owner takes the remote
+ * from `free` and frees onto `local_free` with plain loads and stores; any
+ * other thread pushes onto `remote` with a CAS.  The owner takes the remote
  * blocks back whenever it refills from a slab, including the slab it is
  * allocating from: the earlier hakmem drained only full slabs and never saw
  * its remote frees again (seed 000).  A slab the owner found full is parked
@@ -54,6 +52,7 @@ enum slab_notify {
 typedef struct hak_slab {
     /* First cache line: what the owner's malloc and free touch. */
     slab_block *free;
+    slab_block *local_free;
     uint32_t used; /* blocks handed out and not yet freed back to the owner */
     uint32_t block_size;
     struct hak_heap *owner; /* written by the owner or adopter, read by every free */
@@ -126,8 +125,8 @@ static inline void slab_free(hak_slab *s, void *p)
     hak_heap *h = hak_tls_heap;
     slab_block *b = p;
     if (__builtin_expect(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h, 1)) {
-        b->next = s->free;
-        s->free = b;
+        b->next = s->local_free;
+        s->local_free = b;
         hak_count_owner_free(h, s->class_idx);
         /* The current slab needs nothing more, even emptied: it stays. */
         uint32_t used = --s->used;

@@ -84,7 +84,7 @@ static void test_remote_frees_to_current_slab_are_drained(void **state)
     void **blocks = calloc(n, sizeof(void *));
     blocks[0] = first;
     size_t mine = 1;
-    while (s->free != NULL || s->carved < s->capacity) {
+    while (s->free != NULL || s->local_free != NULL || s->carved < s->capacity) {
         blocks[mine] = hak_malloc(SIZE);
         assert_ptr_equal(slab_of(blocks[mine]), s);
         mine++;
