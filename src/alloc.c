@@ -47,15 +47,7 @@ HAK_ENTRY void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
     if (hak_prof_enabled)
         hak_prof_after_alloc(h, p, size);
     else
-        h->track_left = hak_alloc_tracking ? 0 : HAK_HEAP_TICK_BYTES;
-    /* The heartbeat (thread.h): per allocation when every one comes here,
-     * else once per HAK_HEAP_TICK_BYTES or profiler sample. */
-    if (h == &hak_empty_heap)
-        return p;
-    if (!hak_alloc_tracking || h->ticks <= 1)
-        hak_heap_tick(h);
-    else
-        h->ticks--;
+        h->track_left = hak_alloc_tracking ? 0 : INT64_MAX;
     return p;
 }
 

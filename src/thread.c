@@ -16,8 +16,6 @@ hak_heap hak_empty_heap = {
     .slab_cur = {[0 ... HAK_SLAB_CLASSES - 1] = &slab_empty},
 };
 
-_Static_assert(sizeof(hak_heap) <= HAK_META_MAX, "meta.h: HAK_META_MAX must hold a thread heap");
-
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_heap *heaps;
 /* In a fork child: the heaps of threads that exist only in the parent.
@@ -124,7 +122,7 @@ void hak_heap_purge(hak_heap *h, bool force)
         spool_cache_init(h);
         h->last_cache_flush_ms = now;
     }
-    slab_sweep_orphans(h, force);
+    slab_reclaim_abandoned(h);
     slab_heap_purge(h, force);
     large_purge(force);
     hak_os_purge(force);

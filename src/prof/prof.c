@@ -110,7 +110,7 @@ void hak_prof_heap_init(hak_heap *h)
     h->prof_rng = ((uintptr_t)h * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ts.tv_nsec ^
                   ((uint64_t)ts.tv_sec << 32) ^ 1;
     h->prof_left = hak_prof_enabled ? next_distance(h) : INT64_MAX;
-    h->track_left = hak_alloc_tracking ? 0 : hak_prof_enabled ? h->prof_left : HAK_HEAP_TICK_BYTES;
+    h->track_left = hak_alloc_tracking ? 0 : h->prof_left;
 }
 
 /* The bytes a sample of `size` stands for: it was sampled with probability

@@ -1,7 +1,6 @@
 #include "slab.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 
 #include "../size_class.h"
@@ -16,52 +15,30 @@ hak_slab slab_empty;
 
 // ------------------------------------------------------------ lists
 
-static heap_slab_list *list_of(hak_heap *h, const hak_slab *s)
+static hak_slab **list_of(hak_heap *h, const hak_slab *s)
 {
     return s->where == SLAB_FULL ? &h->slab_full[s->class_idx] : &h->slab_avail[s->class_idx];
 }
 
-/* At the head: the slab is used next. */
 static void list_push(hak_heap *h, hak_slab *s, enum slab_where where)
 {
     s->where = (uint8_t)where;
-    heap_slab_list *l = list_of(h, s);
+    hak_slab **head = list_of(h, s);
     s->prev = NULL;
-    s->next = l->head;
-    if (l->head != NULL)
-        l->head->prev = s;
-    else
-        l->tail = s;
-    l->head = s;
-}
-
-/* At the tail: a slab revived by a free or two is used after the others,
- * so that it gathers more frees first (at its head it would be taken with
- * one block and park full again: a refill per allocation). */
-static void list_append(hak_heap *h, hak_slab *s, enum slab_where where)
-{
-    s->where = (uint8_t)where;
-    heap_slab_list *l = list_of(h, s);
-    s->next = NULL;
-    s->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = s;
-    else
-        l->head = s;
-    l->tail = s;
+    s->next = *head;
+    if (*head != NULL)
+        (*head)->prev = s;
+    *head = s;
 }
 
 static void list_remove(hak_heap *h, hak_slab *s)
 {
-    heap_slab_list *l = list_of(h, s);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
-        l->head = s->next;
+        *list_of(h, s) = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
-    else
-        l->tail = s->prev;
     s->where = SLAB_CURRENT;
 }
 
@@ -172,7 +149,7 @@ static void slab_park_full(hak_heap *h, hak_slab *s)
                                     __ATOMIC_RELAXED))
         list_push(h, s, SLAB_FULL);
     else
-        list_append(h, s, SLAB_AVAIL);
+        list_push(h, s, SLAB_AVAIL);
 }
 
 static void slab_unpark(hak_heap *h, hak_slab *s)
@@ -182,7 +159,7 @@ static void slab_unpark(hak_heap *h, hak_slab *s)
     /* Still set if no remote free claimed it: later frees need not tell us. */
     __atomic_fetch_and(&s->remote, ~SLAB_PARKED, __ATOMIC_RELAXED);
     list_remove(h, s);
-    list_append(h, s, SLAB_AVAIL);
+    list_push(h, s, SLAB_AVAIL);
 }
 
 /* Takes the slabs that remote frees queued, making them available again. */
@@ -272,160 +249,38 @@ static void remote_push(hak_slab *s, slab_block *first, slab_block *last)
         queue_on_owner(s, cls);
 }
 
-// ------------------------------------------------------------ orphans
-
-/* Slabs an exited thread left with live blocks, by class: a thread that
- * needs the class takes one before it cuts a new slab, so their free blocks
- * are used again whoever needs them (whole segments adopted by the first
- * thread to need any class left most of their blocks idle: at 16 threads
- * Larson's slabs were a third full).  Linked through next/prev, so the
- * sweeper can take out the ones remote frees emptied. */
-typedef struct orphan_list {
-    pthread_mutex_t lock;
-    hak_slab *head;
-} __attribute__((aligned(64))) orphan_list;
-
-static orphan_list orphan_slabs[HAK_SLAB_CLASSES] = {
-    [0 ... HAK_SLAB_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL},
-};
-static uint64_t last_sweep_ms;
-
-static void orphan_lock(orphan_list *l)
+void slab_free_remote(hak_slab *s, slab_block *b)
 {
-    hak_lock_counted(&l->lock, HAK_STAT_SEGMENTS_LOCK_ACQUIRE, HAK_STAT_SEGMENTS_LOCK_CONTENDED);
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
+    remote_push(s, b, b);
 }
 
-static void orphan_unlink(orphan_list *l, hak_slab *s)
-{
-    s->orphaned = false;
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        __atomic_store_n(&l->head, s->next, __ATOMIC_RELAXED);
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-}
+// ------------------------------------------------------------ adoption
 
-/* Pushes the chain first..last (linked through next) of class cls. */
-static void orphan_push_chain(unsigned cls, hak_slab *first, hak_slab *last)
+/* Takes over a segment an exited thread left with live blocks. */
+static bool adopt_segment(hak_heap *h)
 {
-    orphan_list *l = &orphan_slabs[cls];
-    orphan_lock(l);
-    for (hak_slab *s = first; s != NULL; s = s->next)
-        s->orphaned = true;
-    last->next = l->head;
-    if (l->head != NULL)
-        l->head->prev = last;
-    first->prev = NULL;
-    /* Stored atomically, though under the lock: adopt_slab peeks without it. */
-    __atomic_store_n(&l->head, first, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&l->lock);
-}
-
-static hak_slab *orphan_pop(unsigned cls)
-{
-    orphan_list *l = &orphan_slabs[cls];
-    if (__atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
-        return NULL;
-    orphan_lock(l);
-    hak_slab *s = l->head;
-    if (s != NULL)
-        orphan_unlink(l, s);
-    pthread_mutex_unlock(&l->lock);
-    return s;
-}
-
-/* s, just taken off its orphan list, becomes h's, with the blocks other
- * threads freed into it meanwhile. */
-static void take_orphan(hak_heap *h, hak_slab *s)
-{
-    engine_count(s->class_idx, HAK_STAT_TINY_ADOPTED, 1);
-    __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
-    /* No remote free can claim it before we park it (the bit is clear), so
-     * it may still be released right away. */
-    __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
-    s->where = SLAB_CURRENT;
-    slab_drain_remote(s);
-}
-
-/* An orphaned slab of class cls with a block to hand out, now h's current
- * one; NULL if none is left.  The ones found empty go back to their
- * segments, the ones found full are parked. */
-static hak_slab *adopt_slab(hak_heap *h, unsigned cls)
-{
-    hak_slab *s;
-    while ((s = orphan_pop(cls)) != NULL) {
-        take_orphan(h, s);
+    slab_segment *g = segment_pop_abandoned();
+    if (g == NULL)
+        return false;
+    hak_stat_count(HAK_STAT_SEGMENTS_ADOPTED, 1);
+    segment_link(h, g);
+    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
+        hak_slab *s = &g->slabs[__builtin_ctz(m)];
+        __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
+        /* No remote free can claim it before we park it (the bit is clear),
+         * so it may still be released right here. */
+        __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
+        slab_drain_remote(s);
         if (s->used == 0)
-            segment_return_slab(h, s, hak_now_ms());
-        else if (s->free != NULL || slab_refill(s))
-            return s;
+            segment_return_slab(h, s); /* may release g itself, if it was the last */
+        else if (s->free != NULL || s->carved < s->capacity)
+            list_push(h, s, SLAB_AVAIL);
         else
             slab_park_full(h, s);
     }
-    return NULL;
-}
-
-/* A free into an orphaned slab: the freeing thread takes the slab over, so
- * this free and the next ones into it are its own (a thread that frees what
- * an exited one allocated, as servers do, would otherwise leave every block
- * to wait on the orphan list for a sweep).  False if it has no heap, or
- * another thread took the slab first. */
-static bool adopt_on_free(hak_slab *s)
-{
-    hak_heap *h = hak_tls_heap;
-    if (h == &hak_empty_heap)
-        return false;
-    orphan_list *l = &orphan_slabs[s->class_idx]; /* our block keeps s in its class */
-    orphan_lock(l);
-    bool orphaned = s->orphaned;
-    if (orphaned)
-        orphan_unlink(l, s);
-    pthread_mutex_unlock(&l->lock);
-    if (!orphaned)
-        return false;
-    take_orphan(h, s);
-    list_append(h, s, SLAB_AVAIL);
     return true;
-}
-
-/* The orphans that remote frees emptied go back to their segments: nobody
- * may need their class again. */
-static void sweep_orphan_slabs(hak_heap *h)
-{
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
-        orphan_list *l = &orphan_slabs[c];
-        if (__atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
-            continue;
-        hak_stat_count(HAK_STAT_SEGMENTS_LOCK_ACQUIRE, 1);
-        if (pthread_mutex_trylock(&l->lock) != 0) {
-            hak_stat_count(HAK_STAT_SEGMENTS_LOCK_CONTENDED, 1);
-            continue;
-        }
-        hak_slab *next;
-        for (hak_slab *s = l->head; s != NULL; s = next) {
-            next = s->next;
-            slab_drain_remote(s);
-            if (s->used == 0) {
-                orphan_unlink(l, s);
-                segment_return_slab(h, s, hak_now_ms());
-            }
-        }
-        pthread_mutex_unlock(&l->lock);
-    }
-}
-
-void slab_sweep_orphans(hak_heap *h, bool force)
-{
-    /* One thread at a time, once a quarter of the purge delay at most: the
-     * orphans have no owner whose tick would do it. */
-    uint64_t now = hak_now_ms(), last = __atomic_load_n(&last_sweep_ms, __ATOMIC_RELAXED);
-    if ((!force && now - last <= hak_purge_delay_ms() / 4) ||
-        !__atomic_compare_exchange_n(&last_sweep_ms, &last, now, false, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED))
-        return;
-    sweep_orphan_slabs(h);
-    segment_sweep_orphans(force);
 }
 
 // ------------------------------------------------------------ alloc
@@ -438,20 +293,23 @@ static void *pop(hak_slab *s)
     return b;
 }
 
-/* A slab of class cls with blocks the thread already has (the parked slabs
- * that remote frees revived, the available list), or one an exited thread
- * left.  NULL if none. */
+/* A slab of class cls the thread already has with blocks: the parked
+ * slabs that remote frees revived, the available list, then a segment an
+ * exited thread left.  NULL if none. */
 static hak_slab *own_slab(hak_heap *h, unsigned cls)
 {
-    take_pending(h);
-    hak_slab *s;
-    while ((s = h->slab_avail[cls].head) != NULL) {
-        list_remove(h, s);
-        if (s->free != NULL || slab_refill(s))
-            return s;
-        slab_park_full(h, s);
+    for (;;) {
+        take_pending(h);
+        hak_slab *s;
+        while ((s = h->slab_avail[cls]) != NULL) {
+            list_remove(h, s);
+            if (s->free != NULL || slab_refill(s))
+                return s;
+            slab_park_full(h, s);
+        }
+        if (!adopt_segment(h))
+            return NULL;
     }
-    return adopt_slab(h, cls);
 }
 
 /* 64 KiB holds 8 or more blocks up to 8 KiB; larger (MF2) classes take 2
@@ -466,50 +324,10 @@ static unsigned slab_units(unsigned cls)
     return units;
 }
 
-// ------------------------------------------------------------ spare
-
-/* An emptied slab waits as its class's spare, with its free list threaded
- * and its pages touched, rather than go back to its segment: a class whose
- * blocks all die now and then would otherwise give its slab back and cut
- * it again at once, re-threading it page by page on as many slow paths
- * (1,900 slabs a second in tiny_random).  One per class; the purge tick
- * gives back a spare unused for the purge delay. */
-static void slab_retire(hak_heap *h, hak_slab *s)
-{
-    uint64_t now = hak_now_ms();
-    unsigned cls = s->class_idx;
-    if (h->slab_spare[cls] != NULL || hak_purge_delay_ms() == 0) {
-        segment_return_slab(h, s, now);
-        return;
-    }
-    s->where = SLAB_SPARE;
-    s->freed_ms = now;
-    h->slab_spare[cls] = s;
-}
-
-static void return_spares(hak_heap *h, bool force)
-{
-    uint64_t now = hak_now_ms();
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
-        hak_slab *s = h->slab_spare[c];
-        if (s != NULL && (force || now - s->freed_ms >= hak_purge_delay_ms())) {
-            h->slab_spare[c] = NULL;
-            segment_return_slab(h, s, s->freed_ms);
-        }
-    }
-}
-
 static hak_slab *new_slab(hak_heap *h, unsigned cls)
 {
-    hak_slab *s = h->slab_spare[cls];
+    hak_slab *s = segment_take_slab(h, slab_units(cls));
     if (s != NULL) {
-        h->slab_spare[cls] = NULL;
-        engine_count(cls, HAK_STAT_TINY_REUSES, 1);
-        if (s->free == NULL)
-            slab_refill(s); /* its blocks are on local_free */
-        return s;
-    }
-    if ((s = segment_take_slab(h, slab_units(cls))) != NULL) {
         slab_init(h, s, cls);
         slab_refill(s);
     }
@@ -639,17 +457,6 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
 
 // ------------------------------------------------------------ free
 
-void slab_free_remote(hak_slab *s, slab_block *b)
-{
-    if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == NULL && adopt_on_free(s)) {
-        slab_free(s, b); /* ours now */
-        return;
-    }
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
-    remote_push(s, b, b);
-}
-
 /* An owner's free made the slab empty, or landed in a parked slab. */
 void slab_free_owner_slow(hak_heap *h, hak_slab *s)
 {
@@ -660,7 +467,7 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
      * Remote frees cannot be pending: used counts them until drained. */
     slab_quiesce(h, s);
     list_remove(h, s);
-    slab_retire(h, s);
+    segment_return_slab(h, s);
     /* A program freeing a burst (and then idling) takes no allocation slow
      * path; its emptied slabs count toward the purge tick instead. */
     hak_heap_count_slow(h);
@@ -700,95 +507,49 @@ static bool slab_collect(hak_slab *s)
     return s->used == 0;
 }
 
-/* Calls fn on every slab h owns: its current, available and parked ones. */
-static void each_owned_slab(hak_heap *h, unsigned cls, void (*fn)(hak_heap *, hak_slab *, void *),
-                            void *arg)
+/* g has left h's list: empty slabs are freed, the others wait, ownerless,
+ * for a thread to adopt the segment. */
+static void abandon_segment(slab_segment *g)
 {
-    if (h->slab_cur[cls] != &slab_empty)
-        fn(h, h->slab_cur[cls], arg);
-    hak_slab *next;
-    for (hak_slab *s = h->slab_avail[cls].head; s != NULL; s = next) {
-        next = s->next; /* fn may relink s */
-        fn(h, s, arg);
+    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
+        hak_slab *s = &g->slabs[__builtin_ctz(m)];
+        if (slab_collect(s)) {
+            if (segment_free_slab(s)) {
+                segment_unmap(g);
+                return;
+            }
+            continue;
+        }
+        __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
     }
-    for (hak_slab *s = h->slab_full[cls].head; s != NULL; s = next) {
-        next = s->next;
-        fn(h, s, arg);
-    }
-}
-
-static void silence(hak_heap *h, hak_slab *s, void *after_fork)
-{
-    (void)h;
-    slab_silence(s, *(bool *)after_fork);
-}
-
-typedef struct orphan_chain {
-    hak_slab *first, *last;
-} orphan_chain;
-
-/* Empty: back to its segment; else ownerless, onto the chain for the
- * class's orphan list. */
-static void orphan_or_return(hak_heap *h, hak_slab *s, void *arg)
-{
-    if (slab_collect(s)) {
-        segment_return_slab(h, s, hak_now_ms());
-        return;
-    }
-    orphan_chain *ch = arg;
-    engine_count(s->class_idx, HAK_STAT_TINY_ORPHANED, 1);
-    __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
-    s->where = SLAB_ORPHAN;
-    s->next = ch->first;
-    if (ch->first != NULL)
-        ch->first->prev = s;
-    else
-        ch->last = s;
-    ch->first = s;
+    segment_push_abandoned(g);
 }
 
 void slab_heap_abandon(hak_heap *h, bool after_fork)
 {
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
-        each_owned_slab(h, c, silence, &after_fork);
+    for (slab_segment *g = h->segments; g != NULL; g = g->next)
+        for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1)
+            slab_silence(&g->slabs[__builtin_ctz(m)], after_fork);
     /* No thread can queue on h any more; what is queued is ours anyway. */
     __atomic_store_n(&h->slab_pending, NULL, __ATOMIC_RELAXED);
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
-        orphan_chain ch = {NULL, NULL};
-        each_owned_slab(h, c, orphan_or_return, &ch);
-        if (ch.first != NULL)
-            orphan_push_chain(c, ch.first, ch.last);
-        h->slab_cur[c] = &slab_empty;
-        h->slab_avail[c] = h->slab_full[c] = (heap_slab_list){NULL, NULL};
+    slab_segment *g = h->segments;
+    h->segments = NULL;
+    while (g != NULL) {
+        slab_segment *next = g->next;
+        abandon_segment(g);
+        g = next;
     }
-    return_spares(h, true);
     return_borrowed(h);
-    segment_orphan_all(h);
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        h->slab_cur[c] = &slab_empty;
+        h->slab_avail[c] = h->slab_full[c] = NULL;
+    }
 }
 
-void slab_heap_purge(hak_heap *h, bool force)
-{
-    return_spares(h, force);
-    segment_purge(h, force);
-}
+void slab_heap_purge(hak_heap *h, bool force) { segment_purge(h, force); }
 
-void slab_lock(void)
+void slab_reclaim_abandoned(hak_heap *h)
 {
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
-        pthread_mutex_lock(&orphan_slabs[c].lock);
-    segment_lock();
-}
-
-void slab_unlock(void)
-{
-    segment_unlock();
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
-        pthread_mutex_unlock(&orphan_slabs[c].lock);
-}
-
-void slab_reset_after_fork(void)
-{
-    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
-        pthread_mutex_init(&orphan_slabs[c].lock, NULL);
-    segment_reset_after_fork();
+    while (adopt_segment(h))
+        ;
 }

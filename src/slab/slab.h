@@ -34,7 +34,7 @@ typedef struct slab_block {
 } slab_block;
 
 /* Where a slab is, for its owner. */
-enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL, SLAB_ORPHAN, SLAB_SPARE };
+enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL };
 
 /* The slab's remote-notification state.  PUSHING and QUEUED keep the slab
  * alive: no path releases a slab until it is IDLE (or NEVER). */
@@ -68,9 +68,8 @@ typedef struct hak_slab {
     uintptr_t remote __attribute__((aligned(64))); /* slab_block list | SLAB_PARKED */
     struct hak_slab *pending_next;
     uint8_t notify;
-    bool orphaned; /* on its class's orphan list: read and written under its lock */
     struct hak_slab *next, *prev;
-    uint64_t freed_ms; /* free in its segment, or spare: since when */
+    uint64_t freed_ms;
 } hak_slab;
 
 typedef struct slab_segment {
@@ -89,15 +88,13 @@ extern hak_slab slab_empty;
 void *slab_alloc_slow(hak_heap *h, unsigned cls);
 void slab_free_owner_slow(hak_heap *h, hak_slab *s);
 void slab_free_remote(hak_slab *s, slab_block *b);
-/* The heap's slabs go back: empty ones to their segments, the rest onto
- * their class's orphan list for a thread that needs the class. */
+/* The heap's slabs go back: empty ones freed, the rest left for adoption. */
 void slab_heap_abandon(hak_heap *h, bool after_fork);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
 void slab_heap_purge(hak_heap *h, bool force);
-/* Orphaned slabs that remote frees emptied go back to their segments, and
- * orphaned segments are purged; by one thread at a time (h, the caller's),
- * once a quarter of the purge delay at most unless forced. */
-void slab_sweep_orphans(hak_heap *h, bool force);
+/* Takes over every segment exited threads left behind, so their blocks that
+ * other threads freed are collected and empty slabs given back. */
+void slab_reclaim_abandoned(hak_heap *h);
 void slab_lock(void);
 void slab_unlock(void);
 void slab_reset_after_fork(void);
@@ -128,9 +125,7 @@ static inline void slab_free(hak_slab *s, void *p)
         b->next = s->local_free;
         s->local_free = b;
         hak_count_owner_free(h, s->class_idx);
-        /* The current slab needs nothing more, even emptied: it stays. */
-        uint32_t used = --s->used;
-        if (__builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL))
+        if (__builtin_expect(--s->used == 0 || s->where == SLAB_FULL, 0))
             slab_free_owner_slow(h, s);
         return;
     }
