@@ -47,12 +47,23 @@ HAK_ENTRY void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
     if (hak_prof_enabled)
         hak_prof_after_alloc(h, p, size);
     else
-        h->track_left = hak_alloc_tracking ? 0 : INT64_MAX;
+        h->track_left = hak_alloc_tracking ? -1 : HAK_HEAP_TICK_BYTES;
+    /* The heartbeat (thread.h): per allocation when every one comes here,
+     * else once per HAK_HEAP_TICK_BYTES or profiler sample. */
+    if (h == &hak_empty_heap)
+        return p;
+    if (!hak_alloc_tracking || h->ticks <= 1)
+        hak_heap_tick(h);
+    else
+        h->ticks--;
     return p;
 }
 
 /* Every allocation ends here: one subtraction and one compare on the
- * thread's own counter decide whether it needs tracking (thread.h). */
+ * thread's own counter decide whether it needs tracking (thread.h).  When
+ * every allocation is tracked the counter sits at -1, not 0: a malloc(0)
+ * subtracts nothing, and HAKMEM_CHECK must still clear the freed mark of
+ * the block it gets, or its free reads as a double free. */
 static inline void *alloc_done(hak_heap *h, void *p, unsigned cls, size_t size)
 {
     h->track_left -= (int64_t)size;

@@ -59,7 +59,7 @@ static void fork_child(void)
     slab_reset_after_fork();
     hak_stats_reset_after_fork();
     hak_stats_mark_start();
-    hak_heaps_reclaim_after_fork();
+    hak_heaps_reset_after_fork();
 }
 
 // ------------------------------------------------------------ init

@@ -8,7 +8,7 @@
 #include "stats/stats.h"
 
 #define META_ALIGN ((size_t)64)
-#define META_BUCKETS 256 /* records up to 256 * 64 B = 16 KiB (a thread heap) */
+#define META_BUCKETS (HAK_META_MAX / META_ALIGN)
 #define META_REGION ((size_t)1 << 20)
 
 typedef struct meta_free {

@@ -8,7 +8,11 @@
 
 #include <stddef.h>
 
-/* Zeroed memory for a record of `size` bytes (64-byte aligned), or NULL. */
+/* The largest record: a thread heap, with its counters, fits. */
+#define HAK_META_MAX ((size_t)32 << 10)
+
+/* Zeroed memory for a record of `size` bytes (64-byte aligned), or NULL
+ * (out of memory, or over HAK_META_MAX). */
 void *hak_meta_alloc(size_t size);
 /* Returns a record to the arena for reuse by a record of the same size. */
 void hak_meta_free(void *p, size_t size);

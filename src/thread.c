@@ -16,15 +16,10 @@ hak_heap hak_empty_heap = {
     .slab_cur = {[0 ... HAK_SLAB_CLASSES - 1] = &slab_empty},
 };
 
+_Static_assert(sizeof(hak_heap) <= HAK_META_MAX, "meta.h: HAK_META_MAX must hold a thread heap");
+
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_heap *heaps;
-/* In a fork child: the heaps of threads that exist only in the parent.
- * Handing them back writes into every block they cache, a copy-on-write
- * fault per page (about 1000 faults, 80 ms, per child of a 3-thread test
- * program), so it waits until the child has lived for the purge delay: a
- * child that execs or exits soon never pays it. */
-static hak_heap *orphans;
-static uint64_t orphaned_ms;
 /* Its destructor hands a thread's heap back at exit.  Created during
  * initialisation, so it is one of the first keys and pthread_setspecific
  * never needs to allocate a second-level key block for it. */
@@ -93,28 +88,8 @@ hak_heap *hak_heap_acquire(void)
     return h;
 }
 
-static void heap_give_back(hak_heap *h, bool after_fork);
-
-static void reclaim_orphans(bool force)
-{
-    if (__atomic_load_n(&orphans, __ATOMIC_RELAXED) == NULL ||
-        (!force && hak_now_ms() - orphaned_ms < hak_purge_delay_ms()))
-        return;
-    pthread_mutex_lock(&heaps_lock);
-    hak_heap *h = orphans;
-    orphans = NULL;
-    pthread_mutex_unlock(&heaps_lock);
-    while (h != NULL) {
-        hak_heap *next = h->next;
-        heap_give_back(h, true);
-        hak_meta_free(h, sizeof(hak_heap));
-        h = next;
-    }
-}
-
 void hak_heap_purge(hak_heap *h, bool force)
 {
-    reclaim_orphans(force);
     uint64_t now = hak_now_ms();
     if (force || now - h->last_cache_flush_ms >= hak_purge_delay_ms()) {
         /* Blocks idle in the thread caches would keep their slabs alive. */
@@ -122,7 +97,7 @@ void hak_heap_purge(hak_heap *h, bool force)
         spool_cache_init(h);
         h->last_cache_flush_ms = now;
     }
-    slab_reclaim_abandoned(h);
+    slab_sweep_orphans(h, force);
     slab_heap_purge(h, force);
     large_purge(force);
     hak_os_purge(force);
@@ -141,10 +116,10 @@ void hak_heap_tick(hak_heap *h)
     hak_heap_purge(h, false);
 }
 
-static void heap_give_back(hak_heap *h, bool after_fork)
+static void heap_give_back(hak_heap *h)
 {
     spool_cache_flush(h, false);
-    slab_heap_abandon(h, after_fork);
+    slab_heap_abandon(h);
     hak_stats_retire(h);
 }
 
@@ -152,7 +127,7 @@ void hak_heap_release(hak_heap *h)
 {
     hak_stat_count(HAK_STAT_THREADS_EXITED, 1); /* the thread's heap is gone: into the totals */
     heap_list_remove(h); /* first: no thread may adopt from it while it goes */
-    heap_give_back(h, false);
+    heap_give_back(h);
     hak_meta_free(h, sizeof(hak_heap));
 }
 
@@ -187,21 +162,16 @@ void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_
 void hak_heaps_lock(void) { pthread_mutex_lock(&heaps_lock); }
 void hak_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
 
-void hak_heaps_reclaim_after_fork(void)
+/* In a fork child only the forking thread exists.  The heaps of the other
+ * threads are left as they are, never walked nor handed back: fork copied
+ * them while their threads ran lock-free on them, so a list may be caught
+ * mid-update (a count one off, a link half made).  Their memory stays with
+ * the child, bounded by what those threads cached at the fork, as glibc
+ * leaves the tcaches of threads a child does not have. */
+void hak_heaps_reset_after_fork(void)
 {
     pthread_mutex_init(&heaps_lock, NULL);
-    hak_heap *self = hak_tls_heap;
-    hak_heap *h = heaps;
     heaps = NULL;
-    if (self != &hak_empty_heap)
-        heap_list_add(self);
-    while (h != NULL) {
-        hak_heap *next = h->next;
-        if (h != self) {
-            h->next = orphans;
-            orphans = h;
-        }
-        h = next;
-    }
-    orphaned_ms = hak_now_ms();
+    if (hak_tls_heap != &hak_empty_heap)
+        heap_list_add(hak_tls_heap);
 }

@@ -29,14 +29,20 @@ typedef struct spool_cache {
     uint32_t limit;
 } spool_cache;
 
+typedef struct heap_slab_list {
+    struct hak_slab *head, *tail;
+} heap_slab_list;
+
 typedef struct hak_heap {
     /* Hot: the slab each class allocates from (never NULL). */
     struct hak_slab *slab_cur[HAK_SLAB_CLASSES];
     spool_cache spool[HAK_CLASS_COUNT - HAK_MID_FIRST];
 
     /* Owner-only lists: slabs with free blocks, and slabs found full. */
-    struct hak_slab *slab_avail[HAK_SLAB_CLASSES];
-    struct hak_slab *slab_full[HAK_SLAB_CLASSES];
+    heap_slab_list slab_avail[HAK_SLAB_CLASSES];
+    heap_slab_list slab_full[HAK_SLAB_CLASSES];
+    /* An emptied slab kept for the class's next new slab (slab.c). */
+    struct hak_slab *slab_spare[HAK_SLAB_CLASSES];
     /* Blocks taken from an idle thread's pages, handed out before a new page. */
     void *slab_borrowed[HAK_SLAB_CLASSES];
     /* Full slabs that received remote frees, pushed by the freeing threads. */
@@ -45,9 +51,9 @@ typedef struct hak_heap {
     struct slab_segment *segments; /* SuperSlabs (or single-slab segments) owned */
     uint32_t ticks;                /* allocations until the next hak_heap_tick */
     /* Bytes to allocate before an allocation needs hak_track_alloc_then:
-     * INT64_MAX with nothing to track, 0 when every allocation is tracked
-     * (counting, HAKMEM_CHECK), else the distance to the next profiler
-     * sample.  The one test the malloc fast path makes for all three. */
+     * -1 when every allocation is tracked (counting, HAKMEM_CHECK), else the
+     * distance to the next profiler sample, or to the next heartbeat
+     * (HAK_HEAP_TICK_BYTES).  The one test the malloc fast path makes. */
     int64_t track_left;
     int64_t prof_left; /* to the next sample, when every allocation is tracked */
     uint64_t prof_rng;
@@ -66,13 +72,15 @@ extern hak_heap hak_empty_heap;
  * if needed); NULL if no memory is left for one. */
 hak_heap *hak_heap_acquire(void);
 
-/* On slow paths, and every HAK_HEAP_TICK_ALLOCS allocations from the mid
- * and pool thread caches: once a quarter of the purge delay has passed,
- * memory that has been free for the whole delay goes back to the OS.  A
- * steady tiny workload takes the slow path at least once a slab's worth of
- * allocations (local frees go to local_free, not free); the thread caches
- * can be hit forever, hence the count there. */
+/* The heartbeat: once a quarter of the purge delay has passed, memory that
+ * has been free for the whole delay goes back to the OS.  It beats on slow
+ * paths (a slab exhausted or emptied), large blocks, every
+ * HAK_HEAP_TICK_ALLOCS allocations from the mid and pool thread caches, and
+ * every HAK_HEAP_TICK_BYTES allocated: the malloc fast path counts bytes
+ * down in track_left anyway (alloc.c), so the beat costs it nothing, and a
+ * thread that keeps allocating from slabs that never run out still beats. */
 #define HAK_HEAP_TICK_ALLOCS 4096u
+#define HAK_HEAP_TICK_BYTES ((int64_t)256 << 10)
 #define HAK_HEAP_TICK_SLOW 64u /* a slow path counts as this many allocations */
 void hak_heap_tick(hak_heap *h);
 
@@ -101,8 +109,8 @@ void hak_heaps_visit_idle(hak_heap *self, uint64_t threshold_us, void (*fn)(hak_
                           void *ctx);
 uint64_t hak_now_us(void);
 
-/* In a fork child: every heap but the caller's belongs to a thread that no
- * longer exists; their memory is handed back at the child's first purge. */
-void hak_heaps_reclaim_after_fork(void);
+/* In a fork child: the list holds the caller's heap alone; the heaps of the
+ * threads the child does not have are left untouched. */
+void hak_heaps_reset_after_fork(void);
 
 #endif /* HAK_THREAD_H */

@@ -110,7 +110,7 @@ void hak_prof_heap_init(hak_heap *h)
     h->prof_rng = ((uintptr_t)h * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ts.tv_nsec ^
                   ((uint64_t)ts.tv_sec << 32) ^ 1;
     h->prof_left = hak_prof_enabled ? next_distance(h) : INT64_MAX;
-    h->track_left = hak_alloc_tracking ? 0 : h->prof_left;
+    h->track_left = hak_alloc_tracking ? -1 : hak_prof_enabled ? h->prof_left : HAK_HEAP_TICK_BYTES;
 }
 
 /* The bytes a sample of `size` stands for: it was sampled with probability
@@ -344,15 +344,15 @@ static void sample(hak_heap *h, void *p, size_t size)
 }
 
 /* With counting or HAKMEM_CHECK on, every allocation comes here (track_left
- * stays 0) and prof_left counts on its own; otherwise track_left is the
- * count, and it has just crossed zero. */
+ * stays -1: below zero even after a malloc(0)) and prof_left counts on its
+ * own; otherwise track_left is the count, and it has just crossed zero. */
 __attribute__((noinline)) void hak_prof_after_alloc(hak_heap *h, void *p, size_t size)
 {
     if (hak_alloc_tracking) {
         h->prof_left -= (int64_t)size;
         if (h->prof_left < 0)
             sample(h, p, size);
-        h->track_left = 0;
+        h->track_left = -1;
     } else {
         sample(h, p, size);
         h->track_left = h->prof_left;

@@ -7,12 +7,13 @@
 #include "../registry.h"
 #include "../stats/stats.h"
 
-static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
-static slab_segment *abandoned;
+/* Segments whose owner exited, linked through next/prev. */
+static pthread_mutex_t orphans_lock = PTHREAD_MUTEX_INITIALIZER;
+static slab_segment *orphans;
 
-static void abandoned_lock_take(void)
+static void orphans_lock_take(void)
 {
-    hak_lock_counted(&abandoned_lock, HAK_STAT_SEGMENTS_LOCK_ACQUIRE,
+    hak_lock_counted(&orphans_lock, HAK_STAT_SEGMENTS_LOCK_ACQUIRE,
                      HAK_STAT_SEGMENTS_LOCK_CONTENDED);
 }
 
@@ -29,24 +30,37 @@ char *segment_slab_base(const hak_slab *s)
     return (char *)g + (size_t)(s - g->slabs) * SLAB_SIZE;
 }
 
-void segment_link(hak_heap *h, slab_segment *g)
+/* The head is stored atomically: adopt_orphan peeks at the orphans' head
+ * without the lock. */
+static void list_link(slab_segment **head, slab_segment *g)
 {
-    g->owner = h;
     g->prev = NULL;
-    g->next = h->segments;
-    if (h->segments != NULL)
-        h->segments->prev = g;
-    h->segments = g;
+    g->next = *head;
+    if (*head != NULL)
+        (*head)->prev = g;
+    __atomic_store_n(head, g, __ATOMIC_RELAXED);
 }
 
-static void segment_unlink(hak_heap *h, slab_segment *g)
+static void list_unlink(slab_segment **head, slab_segment *g)
 {
     if (g->prev != NULL)
         g->prev->next = g->next;
     else
-        h->segments = g->next;
+        __atomic_store_n(head, g->next, __ATOMIC_RELAXED);
     if (g->next != NULL)
         g->next->prev = g->prev;
+}
+
+static void segment_link(hak_heap *h, slab_segment *g)
+{
+    __atomic_store_n(&g->owner, h, __ATOMIC_RELAXED);
+    list_link(&h->segments, g);
+}
+
+static uint32_t free_mask_of(const slab_segment *g)
+{
+    /* Acquire: the descriptors of slabs another thread freed. */
+    return __atomic_load_n(&g->free_mask, __ATOMIC_ACQUIRE);
 }
 
 // ------------------------------------------------------------ new / release
@@ -83,44 +97,87 @@ static slab_segment *segment_new(hak_heap *h)
     return g;
 }
 
-void segment_unmap(slab_segment *g)
+/* idle: every slab has been free for the purge delay, so the OS layer need
+ * not delay the purge of the whole span once more. */
+static void segment_unmap(slab_segment *g, bool idle)
 {
     hak_stat_count(HAK_STAT_SEGMENTS_RELEASED, 1);
     hak_reg_clear(g, (size_t)g->slab_count * SLAB_SIZE);
-    hak_span_free(g->span_kind, g, false); /* the OS layer delays the purge of whole spans */
+    hak_span_free(g->span_kind, g, idle);
 }
 
 // ------------------------------------------------------------ slabs
 
 static uint32_t run_mask(unsigned units) { return units >= 32 ? UINT32_MAX : (1u << units) - 1; }
 
-/* The first free run of `units` units in g, aligned to `units`, or -1. */
-static int free_run(const slab_segment *g, unsigned units)
+/* The first free run of `units` units in mask m, aligned to `units`, or -1. */
+static int free_run(const slab_segment *g, uint32_t m, unsigned units)
 {
     for (unsigned i = 0; i + units <= g->slab_count; i += units)
-        if (((g->free_mask >> i) & run_mask(units)) == run_mask(units))
+        if (((m >> i) & run_mask(units)) == run_mask(units))
             return (int)i;
     return -1;
 }
 
 uint32_t segment_slab_heads(const slab_segment *g)
 {
-    return segment_all_slabs(g) & ~g->free_mask & ~g->cont_mask;
+    return segment_all_slabs(g) & ~free_mask_of(g) &
+           ~__atomic_load_n(&g->cont_mask, __ATOMIC_RELAXED);
+}
+
+/* Takes a free run from g, which h owns; -1 if it has none.  Other threads
+ * may set free bits meanwhile (slabs they return), never clear them. */
+static int take_run(slab_segment *g, unsigned units)
+{
+    uint32_t m = free_mask_of(g);
+    int i;
+    do {
+        if ((i = free_run(g, m, units)) < 0)
+            return -1;
+    } while (!__atomic_compare_exchange_n(&g->free_mask, &m, m & ~(run_mask(units) << i), true,
+                                          __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE));
+    __atomic_fetch_or(&g->cont_mask, (run_mask(units) << i) & ~(1u << i), __ATOMIC_RELAXED);
+    return i;
+}
+
+/* An orphaned segment, now h's; NULL if there is none. */
+static slab_segment *adopt_orphan(hak_heap *h)
+{
+    if (__atomic_load_n(&orphans, __ATOMIC_RELAXED) == NULL)
+        return NULL;
+    orphans_lock_take();
+    slab_segment *g = orphans;
+    if (g != NULL) {
+        list_unlink(&orphans, g);
+        segment_link(h, g);
+        hak_stat_count(HAK_STAT_SEGMENTS_ADOPTED, 1);
+    }
+    pthread_mutex_unlock(&orphans_lock);
+    return g;
+}
+
+/* A free run in one of h's segments, then in an orphaned one (its slabs
+ * were touched already), then in a new one. */
+static slab_segment *segment_with_run(hak_heap *h, unsigned units, int *at)
+{
+    for (slab_segment *g = h->segments; g != NULL; g = g->next)
+        if ((*at = take_run(g, units)) >= 0)
+            return g;
+    slab_segment *g;
+    while ((g = adopt_orphan(h)) != NULL)
+        if ((*at = take_run(g, units)) >= 0)
+            return g;
+    if ((g = segment_new(h)) != NULL && (*at = take_run(g, units)) >= 0)
+        return g;
+    return NULL;
 }
 
 hak_slab *segment_take_slab(hak_heap *h, unsigned units)
 {
-    slab_segment *g = h->segments;
-    int i = -1;
-    while (g != NULL && (i = free_run(g, units)) < 0)
-        g = g->next;
-    if (g == NULL) {
-        if ((g = segment_new(h)) == NULL || (i = free_run(g, units)) < 0)
-            return NULL;
-    }
-    uint32_t run = run_mask(units) << i;
-    g->free_mask &= ~run;
-    g->cont_mask |= run & ~(1u << i);
+    int i;
+    slab_segment *g = segment_with_run(h, units, &i);
+    if (g == NULL)
+        return NULL;
     hak_slab *s = &g->slabs[i];
     s->units = (uint8_t)units;
     for (unsigned j = 1; j < units; j++) { /* leaves exist: segment_new registered these units */
@@ -135,7 +192,7 @@ uint32_t segment_all_slabs(const slab_segment *g)
     return g->slab_count == 32 ? UINT32_MAX : (1u << g->slab_count) - 1;
 }
 
-static bool segment_all_free(const slab_segment *g) { return g->free_mask == segment_all_slabs(g); }
+static bool all_free(const slab_segment *g, uint32_t m) { return m == segment_all_slabs(g); }
 
 static void slab_release_pages(hak_slab *s)
 {
@@ -145,80 +202,116 @@ static void slab_release_pages(hak_slab *s)
     s->purged = true;
 }
 
-bool segment_free_slab(hak_slab *s)
+static bool slab_idle(const hak_slab *s, uint64_t now, bool force)
+{
+    return force || now - s->freed_ms >= hak_purge_delay_ms();
+}
+
+/* All of g's slabs are free: has each been so for the purge delay? */
+static bool segment_idle(const slab_segment *g, uint64_t now, bool force)
+{
+    for (uint32_t i = 0; i < g->slab_count; i++)
+        if (!g->slabs[i].purged && !slab_idle(&g->slabs[i], now, force))
+            return false;
+    return true;
+}
+
+void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
 {
     slab_segment *g = s->segment;
     unsigned i = (unsigned)(s - g->slabs), units = s->units;
     hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
-    uint64_t now = hak_now_ms();
+    /* Stable while we hold a slab of g: only h itself gives g away. */
+    bool owned = __atomic_load_n(&g->owner, __ATOMIC_RELAXED) == h;
     for (unsigned j = 0; j < units; j++) { /* each unit a free slab of its own again */
         hak_slab *u = &g->slabs[i + j];
         if (j > 0)
             hak_reg_set((char *)g + (size_t)(i + j) * SLAB_SIZE, SLAB_SIZE, u, HAK_KIND_SLAB);
         u->where = SLAB_NO_CLASS;
         u->units = 1;
-        u->freed_ms = now;
+        u->freed_ms = empty_ms;
         u->purged = false;
+        if (hak_purge_delay_ms() == 0)
+            slab_release_pages(u);
     }
     uint32_t run = run_mask(units) << i;
-    g->free_mask |= run;
-    g->cont_mask &= ~run;
-    if (segment_all_free(g))
-        return true;
-    if (hak_purge_delay_ms() == 0)
-        for (unsigned j = 0; j < units; j++)
-            slab_release_pages(&g->slabs[i + j]);
-    return false;
+    __atomic_fetch_and(&g->cont_mask, ~run, __ATOMIC_RELAXED);
+    /* Release: the descriptors above, to the owner that takes the run;
+     * acquire: those of slabs other threads returned, read when g is all
+     * free.  Unless we own g, it may be released at once: not touched after. */
+    uint32_t m = __atomic_or_fetch(&g->free_mask, run, __ATOMIC_ACQ_REL);
+    if (owned && all_free(g, m)) {
+        list_unlink(&h->segments, g);
+        segment_unmap(g, segment_idle(g, hak_now_ms(), false)); /* a spare kept past the delay */
+    }
 }
 
-void segment_return_slab(hak_heap *h, hak_slab *s)
+/* The free slabs of g that have waited past the delay give their pages
+ * back; if all are free, g leaves the list and goes back to the OS layer
+ * (one that another thread's frees emptied, or an orphan). */
+static void purge_segment(slab_segment **list, slab_segment *g, uint64_t now, bool force)
 {
-    slab_segment *g = s->segment;
-    if (segment_free_slab(s)) {
-        segment_unlink(h, g);
-        segment_unmap(g);
+    uint32_t m = free_mask_of(g);
+    if (all_free(g, m)) {
+        list_unlink(list, g);
+        segment_unmap(g, segment_idle(g, now, force));
+        return;
+    }
+    for (; m != 0; m &= m - 1) {
+        hak_slab *s = &g->slabs[__builtin_ctz(m)];
+        if (!s->purged && slab_idle(s, now, force))
+            slab_release_pages(s);
     }
 }
 
 void segment_purge(hak_heap *h, bool force)
 {
     uint64_t now = hak_now_ms();
-    for (slab_segment *g = h->segments; g != NULL; g = g->next) {
-        for (uint32_t m = g->free_mask; m != 0; m &= m - 1) {
-            hak_slab *s = &g->slabs[__builtin_ctz(m)];
-            if (!s->purged && (force || now - s->freed_ms >= hak_purge_delay_ms()))
-                slab_release_pages(s);
-        }
+    slab_segment *next;
+    for (slab_segment *g = h->segments; g != NULL; g = next) {
+        next = g->next;
+        purge_segment(&h->segments, g, now, force);
     }
 }
 
-// ------------------------------------------------------------ abandoned
+// ------------------------------------------------------------ orphans
 
-void segment_push_abandoned(slab_segment *g)
+void segment_orphan_all(hak_heap *h)
 {
-    hak_stat_count(HAK_STAT_SEGMENTS_ABANDONED, 1);
-    abandoned_lock_take();
-    g->owner = NULL;
-    g->prev = NULL;
-    g->next = abandoned;
-    /* Stored atomically, though under the lock: segment_pop_abandoned peeks
-     * at the list head without it. */
-    __atomic_store_n(&abandoned, g, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&abandoned_lock);
+    slab_segment *g = h->segments, *next;
+    h->segments = NULL;
+    for (; g != NULL; g = next) {
+        next = g->next;
+        if (all_free(g, free_mask_of(g))) {
+            segment_unmap(g, false);
+            continue;
+        }
+        hak_stat_count(HAK_STAT_SEGMENTS_ABANDONED, 1);
+        orphans_lock_take();
+        __atomic_store_n(&g->owner, NULL, __ATOMIC_RELAXED);
+        list_link(&orphans, g);
+        pthread_mutex_unlock(&orphans_lock);
+    }
 }
 
-slab_segment *segment_pop_abandoned(void)
+void segment_sweep_orphans(bool force)
 {
-    if (__atomic_load_n(&abandoned, __ATOMIC_RELAXED) == NULL)
-        return NULL;
-    abandoned_lock_take();
-    slab_segment *g = abandoned;
-    if (g != NULL)
-        __atomic_store_n(&abandoned, g->next, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&abandoned_lock);
-    return g;
+    if (__atomic_load_n(&orphans, __ATOMIC_RELAXED) == NULL)
+        return;
+    uint64_t now = hak_now_ms();
+    hak_stat_count(HAK_STAT_SEGMENTS_LOCK_ACQUIRE, 1);
+    if (pthread_mutex_trylock(&orphans_lock) != 0) {
+        hak_stat_count(HAK_STAT_SEGMENTS_LOCK_CONTENDED, 1);
+        return;
+    }
+    slab_segment *next;
+    for (slab_segment *g = orphans; g != NULL; g = next) {
+        next = g->next;
+        purge_segment(&orphans, g, now, force);
+    }
+    pthread_mutex_unlock(&orphans_lock);
 }
 
-void slab_lock(void) { pthread_mutex_lock(&abandoned_lock); }
-void slab_unlock(void) { pthread_mutex_unlock(&abandoned_lock); }
-void slab_reset_after_fork(void) { pthread_mutex_init(&abandoned_lock, NULL); }
+void segment_lock(void) { pthread_mutex_lock(&orphans_lock); }
+void segment_unlock(void) { pthread_mutex_unlock(&orphans_lock); }
+void segment_reset_after_fork(void) { pthread_mutex_init(&orphans_lock, NULL); }

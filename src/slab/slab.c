@@ -1,6 +1,7 @@
 #include "slab.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include "../size_class.h"
@@ -15,30 +16,52 @@ hak_slab slab_empty;
 
 // ------------------------------------------------------------ lists
 
-static hak_slab **list_of(hak_heap *h, const hak_slab *s)
+static heap_slab_list *list_of(hak_heap *h, const hak_slab *s)
 {
     return s->where == SLAB_FULL ? &h->slab_full[s->class_idx] : &h->slab_avail[s->class_idx];
 }
 
+/* At the head: the slab is used next. */
 static void list_push(hak_heap *h, hak_slab *s, enum slab_where where)
 {
     s->where = (uint8_t)where;
-    hak_slab **head = list_of(h, s);
+    heap_slab_list *l = list_of(h, s);
     s->prev = NULL;
-    s->next = *head;
-    if (*head != NULL)
-        (*head)->prev = s;
-    *head = s;
+    s->next = l->head;
+    if (l->head != NULL)
+        l->head->prev = s;
+    else
+        l->tail = s;
+    l->head = s;
+}
+
+/* At the tail: a slab revived by a free or two is used after the others,
+ * so that it gathers more frees first (at its head it would be taken with
+ * one block and park full again: a refill per allocation). */
+static void list_append(hak_heap *h, hak_slab *s, enum slab_where where)
+{
+    s->where = (uint8_t)where;
+    heap_slab_list *l = list_of(h, s);
+    s->next = NULL;
+    s->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = s;
+    else
+        l->head = s;
+    l->tail = s;
 }
 
 static void list_remove(hak_heap *h, hak_slab *s)
 {
+    heap_slab_list *l = list_of(h, s);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
-        *list_of(h, s) = s->next;
+        l->head = s->next;
     if (s->next != NULL)
         s->next->prev = s->prev;
+    else
+        l->tail = s->prev;
     s->where = SLAB_CURRENT;
 }
 
@@ -102,12 +125,6 @@ static void slab_carve(hak_slab *s)
 static bool slab_refill(hak_slab *s)
 {
     engine_count(s->class_idx, HAK_STAT_TINY_DRAIN_ATTEMPTS, 1);
-    if (s->local_free != NULL) {
-        s->free = s->local_free;
-        s->local_free = NULL;
-        slab_drain_remote(s);
-        return true;
-    }
     if (slab_drain_remote(s))
         return true;
     if (s->carved < s->capacity) {
@@ -126,7 +143,7 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
     s->capacity = (uint32_t)((size_t)(base + (size_t)s->units * SLAB_SIZE - s->start) / s->block_size);
     s->carved = 0;
     s->used = 0;
-    s->free = s->local_free = NULL;
+    s->free = NULL;
     s->class_idx = (uint8_t)cls;
     s->where = SLAB_CURRENT;
     hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
@@ -149,7 +166,7 @@ static void slab_park_full(hak_heap *h, hak_slab *s)
                                     __ATOMIC_RELAXED))
         list_push(h, s, SLAB_FULL);
     else
-        list_push(h, s, SLAB_AVAIL);
+        list_append(h, s, SLAB_AVAIL);
 }
 
 static void slab_unpark(hak_heap *h, hak_slab *s)
@@ -159,7 +176,7 @@ static void slab_unpark(hak_heap *h, hak_slab *s)
     /* Still set if no remote free claimed it: later frees need not tell us. */
     __atomic_fetch_and(&s->remote, ~SLAB_PARKED, __ATOMIC_RELAXED);
     list_remove(h, s);
-    list_push(h, s, SLAB_AVAIL);
+    list_append(h, s, SLAB_AVAIL);
 }
 
 /* Takes the slabs that remote frees queued, making them available again. */
@@ -249,38 +266,160 @@ static void remote_push(hak_slab *s, slab_block *first, slab_block *last)
         queue_on_owner(s, cls);
 }
 
-void slab_free_remote(hak_slab *s, slab_block *b)
+// ------------------------------------------------------------ orphans
+
+/* Slabs an exited thread left with live blocks, by class: a thread that
+ * needs the class takes one before it cuts a new slab, so their free blocks
+ * are used again whoever needs them (whole segments adopted by the first
+ * thread to need any class left most of their blocks idle: at 16 threads
+ * Larson's slabs were a third full).  Linked through next/prev, so the
+ * sweeper can take out the ones remote frees emptied. */
+typedef struct orphan_list {
+    pthread_mutex_t lock;
+    hak_slab *head;
+} __attribute__((aligned(64))) orphan_list;
+
+static orphan_list orphan_slabs[HAK_SLAB_CLASSES] = {
+    [0 ... HAK_SLAB_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL},
+};
+static uint64_t last_sweep_ms;
+
+static void orphan_lock(orphan_list *l)
 {
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
-    remote_push(s, b, b);
+    hak_lock_counted(&l->lock, HAK_STAT_SEGMENTS_LOCK_ACQUIRE, HAK_STAT_SEGMENTS_LOCK_CONTENDED);
 }
 
-// ------------------------------------------------------------ adoption
-
-/* Takes over a segment an exited thread left with live blocks. */
-static bool adopt_segment(hak_heap *h)
+static void orphan_unlink(orphan_list *l, hak_slab *s)
 {
-    slab_segment *g = segment_pop_abandoned();
-    if (g == NULL)
-        return false;
-    hak_stat_count(HAK_STAT_SEGMENTS_ADOPTED, 1);
-    segment_link(h, g);
-    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
-        hak_slab *s = &g->slabs[__builtin_ctz(m)];
-        __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
-        /* No remote free can claim it before we park it (the bit is clear),
-         * so it may still be released right here. */
-        __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
-        slab_drain_remote(s);
+    s->orphaned = false;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        __atomic_store_n(&l->head, s->next, __ATOMIC_RELAXED);
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+}
+
+/* Pushes the chain first..last (linked through next) of class cls. */
+static void orphan_push_chain(unsigned cls, hak_slab *first, hak_slab *last)
+{
+    orphan_list *l = &orphan_slabs[cls];
+    orphan_lock(l);
+    for (hak_slab *s = first; s != NULL; s = s->next)
+        s->orphaned = true;
+    last->next = l->head;
+    if (l->head != NULL)
+        l->head->prev = last;
+    first->prev = NULL;
+    /* Stored atomically, though under the lock: adopt_slab peeks without it. */
+    __atomic_store_n(&l->head, first, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static hak_slab *orphan_pop(unsigned cls)
+{
+    orphan_list *l = &orphan_slabs[cls];
+    if (__atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
+        return NULL;
+    orphan_lock(l);
+    hak_slab *s = l->head;
+    if (s != NULL)
+        orphan_unlink(l, s);
+    pthread_mutex_unlock(&l->lock);
+    return s;
+}
+
+/* s, just taken off its orphan list, becomes h's, with the blocks other
+ * threads freed into it meanwhile. */
+static void take_orphan(hak_heap *h, hak_slab *s)
+{
+    engine_count(s->class_idx, HAK_STAT_TINY_ADOPTED, 1);
+    __atomic_store_n(&s->owner, h, __ATOMIC_RELEASE);
+    /* No remote free can claim it before we park it (the bit is clear), so
+     * it may still be released right away. */
+    __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
+    s->where = SLAB_CURRENT;
+    slab_drain_remote(s);
+}
+
+/* An orphaned slab of class cls with a block to hand out, now h's current
+ * one; NULL if none is left.  The ones found empty go back to their
+ * segments, the ones found full are parked. */
+static hak_slab *adopt_slab(hak_heap *h, unsigned cls)
+{
+    hak_slab *s;
+    while ((s = orphan_pop(cls)) != NULL) {
+        take_orphan(h, s);
         if (s->used == 0)
-            segment_return_slab(h, s); /* may release g itself, if it was the last */
-        else if (s->free != NULL || s->carved < s->capacity)
-            list_push(h, s, SLAB_AVAIL);
+            segment_return_slab(h, s, hak_now_ms());
+        else if (s->free != NULL || slab_refill(s))
+            return s;
         else
             slab_park_full(h, s);
     }
+    return NULL;
+}
+
+/* A free into an orphaned slab: the freeing thread takes the slab over, so
+ * this free and the next ones into it are its own (a thread that frees what
+ * an exited one allocated, as servers do, would otherwise leave every block
+ * to wait on the orphan list for a sweep).  False if it has no heap, or
+ * another thread took the slab first. */
+static bool adopt_on_free(hak_slab *s)
+{
+    hak_heap *h = hak_tls_heap;
+    if (h == &hak_empty_heap)
+        return false;
+    orphan_list *l = &orphan_slabs[s->class_idx]; /* our block keeps s in its class */
+    orphan_lock(l);
+    bool orphaned = s->orphaned;
+    if (orphaned)
+        orphan_unlink(l, s);
+    pthread_mutex_unlock(&l->lock);
+    if (!orphaned)
+        return false;
+    take_orphan(h, s);
+    list_append(h, s, SLAB_AVAIL);
     return true;
+}
+
+/* The orphans that remote frees emptied go back to their segments: nobody
+ * may need their class again. */
+static void sweep_orphan_slabs(hak_heap *h)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        orphan_list *l = &orphan_slabs[c];
+        if (__atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
+            continue;
+        hak_stat_count(HAK_STAT_SEGMENTS_LOCK_ACQUIRE, 1);
+        if (pthread_mutex_trylock(&l->lock) != 0) {
+            hak_stat_count(HAK_STAT_SEGMENTS_LOCK_CONTENDED, 1);
+            continue;
+        }
+        hak_slab *next;
+        for (hak_slab *s = l->head; s != NULL; s = next) {
+            next = s->next;
+            slab_drain_remote(s);
+            if (s->used == 0) {
+                orphan_unlink(l, s);
+                segment_return_slab(h, s, hak_now_ms());
+            }
+        }
+        pthread_mutex_unlock(&l->lock);
+    }
+}
+
+void slab_sweep_orphans(hak_heap *h, bool force)
+{
+    /* One thread at a time, once a quarter of the purge delay at most: the
+     * orphans have no owner whose tick would do it. */
+    uint64_t now = hak_now_ms(), last = __atomic_load_n(&last_sweep_ms, __ATOMIC_RELAXED);
+    if ((!force && now - last <= hak_purge_delay_ms() / 4) ||
+        !__atomic_compare_exchange_n(&last_sweep_ms, &last, now, false, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED))
+        return;
+    sweep_orphan_slabs(h);
+    segment_sweep_orphans(force);
 }
 
 // ------------------------------------------------------------ alloc
@@ -293,23 +432,20 @@ static void *pop(hak_slab *s)
     return b;
 }
 
-/* A slab of class cls the thread already has with blocks: the parked
- * slabs that remote frees revived, the available list, then a segment an
- * exited thread left.  NULL if none. */
+/* A slab of class cls with blocks the thread already has (the parked slabs
+ * that remote frees revived, the available list), or one an exited thread
+ * left.  NULL if none. */
 static hak_slab *own_slab(hak_heap *h, unsigned cls)
 {
-    for (;;) {
-        take_pending(h);
-        hak_slab *s;
-        while ((s = h->slab_avail[cls]) != NULL) {
-            list_remove(h, s);
-            if (s->free != NULL || slab_refill(s))
-                return s;
-            slab_park_full(h, s);
-        }
-        if (!adopt_segment(h))
-            return NULL;
+    take_pending(h);
+    hak_slab *s;
+    while ((s = h->slab_avail[cls].head) != NULL) {
+        list_remove(h, s);
+        if (s->free != NULL || slab_refill(s))
+            return s;
+        slab_park_full(h, s);
     }
+    return adopt_slab(h, cls);
 }
 
 /* 64 KiB holds 8 or more blocks up to 8 KiB; larger (MF2) classes take 2
@@ -324,10 +460,48 @@ static unsigned slab_units(unsigned cls)
     return units;
 }
 
+// ------------------------------------------------------------ spare
+
+/* An emptied slab waits as its class's spare, with its free list threaded
+ * and its pages touched, rather than go back to its segment: a class whose
+ * blocks all die now and then would otherwise give its slab back and cut
+ * it again at once, re-threading it page by page on as many slow paths
+ * (1,900 slabs a second in tiny_random).  One per class; the purge tick
+ * gives back a spare unused for the purge delay. */
+static void slab_retire(hak_heap *h, hak_slab *s)
+{
+    uint64_t now = hak_now_ms();
+    unsigned cls = s->class_idx;
+    if (h->slab_spare[cls] != NULL || hak_purge_delay_ms() == 0) {
+        segment_return_slab(h, s, now);
+        return;
+    }
+    s->where = SLAB_SPARE;
+    s->freed_ms = now;
+    h->slab_spare[cls] = s;
+}
+
+static void return_spares(hak_heap *h, bool force)
+{
+    uint64_t now = hak_now_ms();
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        hak_slab *s = h->slab_spare[c];
+        if (s != NULL && (force || now - s->freed_ms >= hak_purge_delay_ms())) {
+            h->slab_spare[c] = NULL;
+            segment_return_slab(h, s, s->freed_ms);
+        }
+    }
+}
+
 static hak_slab *new_slab(hak_heap *h, unsigned cls)
 {
-    hak_slab *s = segment_take_slab(h, slab_units(cls));
+    hak_slab *s = h->slab_spare[cls];
     if (s != NULL) {
+        h->slab_spare[cls] = NULL;
+        engine_count(cls, HAK_STAT_TINY_REUSES, 1);
+        return s;
+    }
+    if ((s = segment_take_slab(h, slab_units(cls))) != NULL) {
         slab_init(h, s, cls);
         slab_refill(s);
     }
@@ -457,6 +631,17 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
 
 // ------------------------------------------------------------ free
 
+void slab_free_remote(hak_slab *s, slab_block *b)
+{
+    if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == NULL && adopt_on_free(s)) {
+        slab_free(s, b); /* ours now */
+        return;
+    }
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
+    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
+    remote_push(s, b, b);
+}
+
 /* An owner's free made the slab empty, or landed in a parked slab. */
 void slab_free_owner_slow(hak_heap *h, hak_slab *s)
 {
@@ -467,7 +652,7 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
      * Remote frees cannot be pending: used counts them until drained. */
     slab_quiesce(h, s);
     list_remove(h, s);
-    segment_return_slab(h, s);
+    slab_retire(h, s);
     /* A program freeing a burst (and then idling) takes no allocation slow
      * path; its emptied slabs count toward the purge tick instead. */
     hak_heap_count_slow(h);
@@ -476,13 +661,14 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
 // ------------------------------------------------------------ thread exit
 
 /* Stops remote frees from queueing s on its owner, waiting out a claimant
- * queueing it right now, which still writes s and the heap (in a fork child
- * that thread is gone: don't wait). */
-static void slab_silence(hak_slab *s, bool after_fork)
+ * queueing it right now, which still writes s and the heap. */
+static void slab_silence(hak_heap *h, hak_slab *s, void *arg)
 {
+    (void)h;
+    (void)arg;
     for (;;) {
         uint8_t st = __atomic_load_n(&s->notify, __ATOMIC_ACQUIRE);
-        if (st == SLAB_NOTIFY_PUSHING && !after_fork) {
+        if (st == SLAB_NOTIFY_PUSHING) {
             sched_yield();
             continue;
         }
@@ -495,61 +681,93 @@ static void slab_silence(hak_slab *s, bool after_fork)
 /* Collects every block the slab can take back; true if it is now empty. */
 static bool slab_collect(hak_slab *s)
 {
-    if (s->local_free != NULL) {
-        slab_block *tail = s->local_free;
-        while (tail->next != NULL)
-            tail = tail->next;
-        tail->next = s->free;
-        s->free = s->local_free;
-        s->local_free = NULL;
-    }
     slab_drain_remote(s);
     return s->used == 0;
 }
 
-/* g has left h's list: empty slabs are freed, the others wait, ownerless,
- * for a thread to adopt the segment. */
-static void abandon_segment(slab_segment *g)
+/* Calls fn on every slab h owns: its current, available and parked ones. */
+static void each_owned_slab(hak_heap *h, unsigned cls, void (*fn)(hak_heap *, hak_slab *, void *),
+                            void *arg)
 {
-    for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1) {
-        hak_slab *s = &g->slabs[__builtin_ctz(m)];
-        if (slab_collect(s)) {
-            if (segment_free_slab(s)) {
-                segment_unmap(g);
-                return;
-            }
-            continue;
-        }
-        __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+    if (h->slab_cur[cls] != &slab_empty)
+        fn(h, h->slab_cur[cls], arg);
+    hak_slab *next;
+    for (hak_slab *s = h->slab_avail[cls].head; s != NULL; s = next) {
+        next = s->next; /* fn may relink s */
+        fn(h, s, arg);
     }
-    segment_push_abandoned(g);
+    for (hak_slab *s = h->slab_full[cls].head; s != NULL; s = next) {
+        next = s->next;
+        fn(h, s, arg);
+    }
 }
 
-void slab_heap_abandon(hak_heap *h, bool after_fork)
+typedef struct orphan_chain {
+    hak_slab *first, *last;
+} orphan_chain;
+
+/* Empty: back to its segment; else ownerless, onto the chain for the
+ * class's orphan list. */
+static void orphan_or_return(hak_heap *h, hak_slab *s, void *arg)
 {
-    for (slab_segment *g = h->segments; g != NULL; g = g->next)
-        for (uint32_t m = segment_slab_heads(g); m != 0; m &= m - 1)
-            slab_silence(&g->slabs[__builtin_ctz(m)], after_fork);
+    if (slab_collect(s)) {
+        segment_return_slab(h, s, hak_now_ms());
+        return;
+    }
+    orphan_chain *ch = arg;
+    engine_count(s->class_idx, HAK_STAT_TINY_ORPHANED, 1);
+    __atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+    s->where = SLAB_ORPHAN;
+    s->next = ch->first;
+    if (ch->first != NULL)
+        ch->first->prev = s;
+    else
+        ch->last = s;
+    ch->first = s;
+}
+
+void slab_heap_abandon(hak_heap *h)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        each_owned_slab(h, c, slab_silence, NULL);
     /* No thread can queue on h any more; what is queued is ours anyway. */
     __atomic_store_n(&h->slab_pending, NULL, __ATOMIC_RELAXED);
-    slab_segment *g = h->segments;
-    h->segments = NULL;
-    while (g != NULL) {
-        slab_segment *next = g->next;
-        abandon_segment(g);
-        g = next;
-    }
-    return_borrowed(h);
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        orphan_chain ch = {NULL, NULL};
+        each_owned_slab(h, c, orphan_or_return, &ch);
+        if (ch.first != NULL)
+            orphan_push_chain(c, ch.first, ch.last);
         h->slab_cur[c] = &slab_empty;
-        h->slab_avail[c] = h->slab_full[c] = NULL;
+        h->slab_avail[c] = h->slab_full[c] = (heap_slab_list){NULL, NULL};
     }
+    return_spares(h, true);
+    return_borrowed(h);
+    segment_orphan_all(h);
 }
 
-void slab_heap_purge(hak_heap *h, bool force) { segment_purge(h, force); }
-
-void slab_reclaim_abandoned(hak_heap *h)
+void slab_heap_purge(hak_heap *h, bool force)
 {
-    while (adopt_segment(h))
-        ;
+    return_spares(h, force);
+    segment_purge(h, force);
+}
+
+void slab_lock(void)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        pthread_mutex_lock(&orphan_slabs[c].lock);
+    segment_lock();
+}
+
+void slab_unlock(void)
+{
+    segment_unlock();
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        pthread_mutex_unlock(&orphan_slabs[c].lock);
+}
+
+void slab_reset_after_fork(void)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
+        pthread_mutex_init(&orphan_slabs[c].lock, NULL);
+    segment_reset_after_fork();
 }

@@ -2,8 +2,10 @@
  * The tiny tier: blocks of 16 B .. 1024 B.
  *
  * A slab is 64 KiB of one class, owned by one thread.  The owner allocates
- * from `free` and frees onto `local_free` with plain loads and stores; any
- * other thread pushes onto `remote` with a CAS.  The owner takes the remote
+ * from `free` and frees onto it with plain loads and stores (one list: an
+ * owner's frees are handed out again without a refill, and the block freed
+ * last, warm in the cache, goes out first); any other thread pushes onto
+ * `remote` with a CAS.  The owner takes the remote
  * blocks back whenever it refills from a slab, including the slab it is
  * allocating from: the earlier hakmem drained only full slabs and never saw
  * its remote frees again (seed 000).  A slab the owner found full is parked
@@ -34,7 +36,7 @@ typedef struct slab_block {
 } slab_block;
 
 /* Where a slab is, for its owner. */
-enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL };
+enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL, SLAB_ORPHAN, SLAB_SPARE };
 
 /* The slab's remote-notification state.  PUSHING and QUEUED keep the slab
  * alive: no path releases a slab until it is IDLE (or NEVER). */
@@ -52,7 +54,6 @@ enum slab_notify {
 typedef struct hak_slab {
     /* First cache line: what the owner's malloc and free touch. */
     slab_block *free;
-    slab_block *local_free;
     uint32_t used; /* blocks handed out and not yet freed back to the owner */
     uint32_t block_size;
     struct hak_heap *owner; /* written by the owner or adopter, read by every free */
@@ -68,8 +69,9 @@ typedef struct hak_slab {
     uintptr_t remote __attribute__((aligned(64))); /* slab_block list | SLAB_PARKED */
     struct hak_slab *pending_next;
     uint8_t notify;
+    bool orphaned; /* on its class's orphan list: read and written under its lock */
     struct hak_slab *next, *prev;
-    uint64_t freed_ms;
+    uint64_t freed_ms; /* free in its segment, or spare: since when */
 } hak_slab;
 
 typedef struct slab_segment {
@@ -88,13 +90,15 @@ extern hak_slab slab_empty;
 void *slab_alloc_slow(hak_heap *h, unsigned cls);
 void slab_free_owner_slow(hak_heap *h, hak_slab *s);
 void slab_free_remote(hak_slab *s, slab_block *b);
-/* The heap's slabs go back: empty ones freed, the rest left for adoption. */
-void slab_heap_abandon(hak_heap *h, bool after_fork);
+/* The heap's slabs go back: empty ones to their segments, the rest onto
+ * their class's orphan list for a thread that needs the class. */
+void slab_heap_abandon(hak_heap *h);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
 void slab_heap_purge(hak_heap *h, bool force);
-/* Takes over every segment exited threads left behind, so their blocks that
- * other threads freed are collected and empty slabs given back. */
-void slab_reclaim_abandoned(hak_heap *h);
+/* Orphaned slabs that remote frees emptied go back to their segments, and
+ * orphaned segments are purged; by one thread at a time (h, the caller's),
+ * once a quarter of the purge delay at most unless forced. */
+void slab_sweep_orphans(hak_heap *h, bool force);
 void slab_lock(void);
 void slab_unlock(void);
 void slab_reset_after_fork(void);
@@ -122,10 +126,12 @@ static inline void slab_free(hak_slab *s, void *p)
     hak_heap *h = hak_tls_heap;
     slab_block *b = p;
     if (__builtin_expect(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h, 1)) {
-        b->next = s->local_free;
-        s->local_free = b;
+        b->next = s->free;
+        s->free = b;
         hak_count_owner_free(h, s->class_idx);
-        if (__builtin_expect(--s->used == 0 || s->where == SLAB_FULL, 0))
+        /* The current slab needs nothing more, even emptied: it stays. */
+        uint32_t used = --s->used;
+        if (__builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL))
             slab_free_owner_slow(h, s);
         return;
     }

@@ -47,10 +47,9 @@ extern bool hak_lock_stats_enabled; /* and HAKMEM_SHARED_POOL_LOCK_STATS=1 */
 /* The engine's tiny and MF2 groups in counters.def must stay parallel: the
  * MF2 block follows the tiny block and is as long (slab.c maps one onto the
  * other by offset). */
-_Static_assert(HAK_STAT_MF2_DRAIN_ATTEMPTS ==
-                       HAK_STAT_TINY_BORROWED_BLOCKS + 1 &&
-                   HAK_STAT_MF2_BORROWED_BLOCKS - HAK_STAT_MF2_DRAIN_ATTEMPTS ==
-                       HAK_STAT_TINY_BORROWED_BLOCKS - HAK_STAT_TINY_DRAIN_ATTEMPTS,
+_Static_assert(HAK_STAT_MF2_DRAIN_ATTEMPTS == HAK_STAT_TINY_ADOPTED + 1 &&
+                   HAK_STAT_MF2_ADOPTED - HAK_STAT_MF2_DRAIN_ATTEMPTS ==
+                       HAK_STAT_TINY_ADOPTED - HAK_STAT_TINY_DRAIN_ATTEMPTS,
                "counters.def: the tiny and mf2 groups must list the same keys in order");
 
 uint64_t hak_now_ns(void);

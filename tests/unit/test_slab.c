@@ -84,7 +84,7 @@ static void test_remote_frees_to_current_slab_are_drained(void **state)
     void **blocks = calloc(n, sizeof(void *));
     blocks[0] = first;
     size_t mine = 1;
-    while (s->free != NULL || s->local_free != NULL || s->carved < s->capacity) {
+    while (s->free != NULL || s->carved < s->capacity) {
         blocks[mine] = hak_malloc(SIZE);
         assert_ptr_equal(slab_of(blocks[mine]), s);
         mine++;
@@ -221,7 +221,8 @@ static void test_empty_slab_waits_for_its_notification(void **state)
     for (size_t i = 0; i < n - 1; i++)
         hak_free(blocks[i]); /* the last one empties it */
     assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(parked->where, SLAB_NO_CLASS); /* given back */
+    /* Retired: given back, or kept as its class's spare (slab.c). */
+    assert_true(parked->where == SLAB_NO_CLASS || parked->where == SLAB_SPARE);
     assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), SLAB_NOTIFY_IDLE);
     assert_int_equal(times_pending(parked), 0);
     hak_free(blocks[n - 1]);
@@ -242,18 +243,29 @@ static void *allocate_and_exit(void *arg)
     return NULL;
 }
 
-static void *adopt(void *arg)
+typedef struct adopter {
+    size_t size;
+    void *block;
+    hak_heap *heap;
+} adopter;
+
+/* Allocates one block and exits, leaving it live. */
+static void *allocate_one(void *arg)
 {
-    slab_segment **out = arg;
-    void *p = hak_malloc(SIZE);
-    *out = slab_of(p)->segment;
-    hak_free(p);
+    adopter *a = arg;
+    a->block = hak_malloc(a->size);
+    a->heap = hak_tls_heap;
     return NULL;
 }
 
-/* A thread exits with live blocks: its slabs lose their owner, frees of
- * those blocks still work, and the next thread adopts the segment instead
- * of mapping a new one. */
+static void *free_batch_with_heap(void *arg)
+{
+    hak_free(hak_malloc(1)); /* a heap of its own, as any allocating thread has */
+    return free_batch(arg);
+}
+
+/* A thread exits with live blocks: its slabs and its segment lose their
+ * owner and wait, orphaned, for threads that need them. */
 static void test_exited_thread_slabs_are_adopted(void **state)
 {
     (void)state;
@@ -263,15 +275,36 @@ static void test_exited_thread_slabs_are_adopted(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     hak_slab *s = slab_of(l.blocks[0]);
     assert_null(__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE));
-    assert_null(l.segment->owner);
-    for (int i = 0; i < 500; i++)
-        hak_free(l.blocks[i]); /* ownerless: remote frees */
-    slab_segment *adopted;
-    assert_int_equal(pthread_create(&t, NULL, adopt, &adopted), 0);
+    assert_int_equal(s->where, SLAB_ORPHAN);
+    assert_null(__atomic_load_n(&l.segment->owner, __ATOMIC_ACQUIRE));
+
+    /* A thread needing the class takes the orphaned slab, not a new one. */
+    adopter a = {SIZE, NULL, NULL};
+    assert_int_equal(pthread_create(&t, NULL, allocate_one, &a), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
-    assert_ptr_equal(adopted, l.segment);
+    assert_ptr_equal(slab_of(a.block), s);
+    /* It exited too: orphaned again, with its block and the leaked ones. */
+    assert_null(__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE));
+    assert_int_equal(s->used, 1001);
+
+    /* A thread that frees into an orphaned slab takes it over: its frees
+     * are owner frees from then on, and the last one gives the slab back. */
+    batch b = {l.blocks, 500};
+    assert_int_equal(pthread_create(&t, NULL, free_batch_with_heap, &b), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(s->used, 501);
+    hak_free(a.block);
+    assert_ptr_equal(__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE), hak_tls_heap);
     for (int i = 500; i < 1000; i++)
         hak_free(l.blocks[i]);
+    assert_int_equal(s->where, SLAB_NO_CLASS);
+
+    /* A thread needing a new slab cuts it from the orphaned segment. */
+    adopter c = {512, NULL, NULL};
+    assert_int_equal(pthread_create(&t, NULL, allocate_one, &c), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_ptr_equal(slab_of(c.block)->segment, l.segment);
+    hak_free(c.block);
 }
 
 /* Run as `test_slab standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: each

@@ -153,6 +153,8 @@ static void compute_rates(const hs_dump *d, hs_summary *s)
     set_counter(s, HS_FIG_DRAINED, d, "tiers.tiny.drained_blocks");
     set_counter(s, HS_FIG_PENDING_ENQUEUED, d, "tiers.tiny.pending_enqueued");
     set_counter(s, HS_FIG_PENDING_TAKEN, d, "tiers.tiny.pending_taken");
+    set_counter(s, HS_FIG_ORPHANED, d, "tiers.tiny.orphaned");
+    set_counter(s, HS_FIG_ADOPTED, d, "tiers.tiny.adopted");
 }
 
 static void compute_memory(const hs_dump *d, hs_summary *s)

@@ -47,6 +47,8 @@ typedef enum { HS_COUNT, HS_BYTES, HS_PCT, HS_MS } hs_unit;
     X(DRAINED, "tiny_remote.drained_blocks", "drained blocks", HS_COUNT)                           \
     X(PENDING_ENQUEUED, "tiny_remote.pending_enqueued", "pending enqueued", HS_COUNT)              \
     X(PENDING_TAKEN, "tiny_remote.pending_taken", "pending taken", HS_COUNT)                       \
+    X(ORPHANED, "tiny_remote.orphaned", "orphaned at thread exit", HS_COUNT)                       \
+    X(ADOPTED, "tiny_remote.adopted", "orphans adopted", HS_COUNT)                                 \
     X(MAPPED, "memory.mapped_bytes", "mapped at exit", HS_BYTES)                                   \
     X(MAPPED_PEAK, "memory.mapped_peak_bytes", "mapped at peak", HS_BYTES)                         \
     X(RSS, "memory.rss_bytes", "RSS at exit", HS_BYTES)                                            \
