@@ -561,14 +561,10 @@ static void steal_pending(hak_heap *victim, void *arg)
 }
 
 /* A block from the borrowed list, stealing from idle threads when it is
- * empty (HAKMEM_MF2_IDLE_THRESHOLD_US).  Tiny classes too: a thread that
- * filled slabs and then waits (Larson's main thread, a producer between
- * batches) would otherwise hold every block freed into them until it runs
- * again, while the threads freeing them cut new slabs (at 16 threads, 7% of
- * Larson's peak RSS).  Only on the way to a new slab: not per refill. */
+ * empty (MF2 classes only: HAKMEM_MF2_IDLE_THRESHOLD_US). */
 static void *borrow(hak_heap *h, unsigned cls)
 {
-    if (h->slab_borrowed[cls] == NULL) {
+    if (h->slab_borrowed[cls] == NULL && hak_class_tier[cls] == HAK_TIER_MID) {
         steal st = {h, cls};
         hak_heaps_visit_idle(h, (uint64_t)hak_env.mf2_idle_threshold_us, steal_pending, &st);
     }

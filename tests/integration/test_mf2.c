@@ -2,8 +2,7 @@
  * MF2 mid pages under cross-thread frees, read from the counters: remote
  * frees are drained and reused (the earlier hakmem reused 3% of its pages
  * and drained nothing: seed 000), pages stay bounded by the working set,
- * and blocks freed into an idle thread's pages (and tiny slabs) are taken
- * by others.
+ * and blocks freed into an idle thread's pages are taken by others.
  * ctest runs it with HAKMEM_STATS=1 and HAKMEM_MF2_IDLE_THRESHOLD_US=1000.
  */
 #include <pthread.h>
@@ -12,7 +11,6 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,81 +109,55 @@ static void test_remote_frees_are_drained_and_reused(void **state)
 
 // ------------------------------------------------------------ idle adoption
 
-#define IDLE_PAGES 75 /* 64 KiB pages (tiny slabs) the idle thread fills */
-#define IDLE_MAX_BLOCKS (IDLE_PAGES * 64 * KiB / 256)
+#define IDLE_BLOCKS 600
+#define IDLE_SIZE (8 * KiB)
 
-static void *idle_blocks[IDLE_MAX_BLOCKS];
-static size_t idle_size, idle_count;
+static void *idle_blocks[IDLE_BLOCKS];
 static pthread_barrier_t handed_over, done;
 
 /* Allocates blocks, hands them over, then stays alive without allocating. */
 static void *idle_owner(void *arg)
 {
     (void)arg;
-    for (size_t i = 0; i < idle_count; i++)
-        idle_blocks[i] = malloc(idle_size);
+    for (int i = 0; i < IDLE_BLOCKS; i++)
+        idle_blocks[i] = malloc(IDLE_SIZE);
     pthread_barrier_wait(&handed_over);
     pthread_barrier_wait(&done);
     return NULL;
 }
 
-/* Blocks of `size` freed into the full pages of a thread that then idles
- * are handed out again to this thread, rather than left there while it
- * cuts new pages; `group` names the tier's counters (tiers.mid.mf2, or
- * tiers.tiny). */
-static void idle_owner_blocks_are_borrowed(size_t size, const char *tier, const char *group)
+static void test_idle_owner_pages_are_adopted(void **state)
 {
+    (void)state;
     pthread_t t;
-    idle_size = size;
-    idle_count = IDLE_PAGES * 64 * KiB / size;
     pthread_barrier_init(&handed_over, NULL, 2);
     pthread_barrier_init(&done, NULL, 2);
     assert_int_equal(pthread_create(&t, NULL, idle_owner, NULL), 0);
     pthread_barrier_wait(&handed_over);
-    for (size_t i = 0; i < idle_count; i++)
+    for (int i = 0; i < IDLE_BLOCKS; i++)
         free(idle_blocks[i]); /* into the idle thread's (full) pages */
     itest_sleep_ms(50);       /* well past HAKMEM_MF2_IDLE_THRESHOLD_US */
 
-    char adoptions[64], borrowed_blocks[64], slabs_new[64];
-    snprintf(adoptions, sizeof adoptions, "%s.idle_adoptions", group);
-    snprintf(borrowed_blocks, sizeof borrowed_blocks, "%s.borrowed_blocks", group);
-    snprintf(slabs_new, sizeof slabs_new, "tiers.%s.slabs_new", tier);
-    unsigned long long adopt0 = stat_of(adoptions);
-    unsigned long long borrowed0 = stat_of(borrowed_blocks);
-    unsigned long long new0 = stat_of(slabs_new);
-    static void *mine[IDLE_MAX_BLOCKS];
-    for (size_t i = 0; i < idle_count; i++) {
-        mine[i] = malloc(size);
-        memset(mine[i], 0x5a, size);
+    unsigned long long adopt0 = stat_of("tiers.mid.mf2.idle_adoptions");
+    unsigned long long borrowed0 = stat_of("tiers.mid.mf2.borrowed_blocks");
+    unsigned long long new0 = stat_of("tiers.mid.slabs_new");
+    void *mine[IDLE_BLOCKS];
+    for (int i = 0; i < IDLE_BLOCKS; i++) {
+        mine[i] = malloc(IDLE_SIZE);
+        memset(mine[i], 0x5a, IDLE_SIZE);
     }
-    unsigned long long adopted = stat_of(adoptions) - adopt0;
-    unsigned long long borrowed = stat_of(borrowed_blocks) - borrowed0;
-    unsigned long long pages = stat_of(slabs_new) - new0;
-    print_message("idle adoption, %zu B: %llu pages adopted, %llu blocks borrowed, %llu new pages\n",
-                  size, adopted, borrowed, pages);
+    unsigned long long adopted = stat_of("tiers.mid.mf2.idle_adoptions") - adopt0;
+    unsigned long long borrowed = stat_of("tiers.mid.mf2.borrowed_blocks") - borrowed0;
+    unsigned long long pages = stat_of("tiers.mid.slabs_new") - new0;
+    print_message("idle adoption: %llu pages adopted, %llu blocks borrowed, %llu new pages\n",
+                  adopted, borrowed, pages);
     assert_true(adopted >= 1);
-    assert_true(borrowed >= idle_count / 2);
-    assert_true(pages < IDLE_PAGES / 2);
-    for (size_t i = 0; i < idle_count; i++)
+    assert_true(borrowed >= IDLE_BLOCKS / 2);
+    assert_true(pages < IDLE_BLOCKS * IDLE_SIZE / (64 * KiB) / 2);
+    for (int i = 0; i < IDLE_BLOCKS; i++)
         free(mine[i]);
     pthread_barrier_wait(&done);
     pthread_join(t, NULL);
-    pthread_barrier_destroy(&handed_over);
-    pthread_barrier_destroy(&done);
-}
-
-static void test_idle_owner_pages_are_adopted(void **state)
-{
-    (void)state;
-    idle_owner_blocks_are_borrowed(8 * KiB, "mid", "tiers.mid.mf2");
-}
-
-/* Larson's main thread fills slabs with every thread's first blocks, then
- * waits in pthread_join while the workers free them all. */
-static void test_idle_owner_tiny_slabs_are_adopted(void **state)
-{
-    (void)state;
-    idle_owner_blocks_are_borrowed(256, "tiny", "tiers.tiny");
 }
 
 int main(void)
@@ -193,7 +165,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_frees_are_drained_and_reused),
         cmocka_unit_test(test_idle_owner_pages_are_adopted),
-        cmocka_unit_test(test_idle_owner_tiny_slabs_are_adopted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
