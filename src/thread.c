@@ -76,6 +76,7 @@ hak_heap *hak_heap_acquire(void)
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
         h->slab_cur[c] = &slab_empty;
     h->last_active_us = hak_now_us();
+    pthread_mutex_init(&h->segments_lock, NULL);
     spool_cache_init(h);
     h->ticks = HAK_HEAP_TICK_ALLOCS;
     h->last_purge_ms = h->last_cache_flush_ms = hak_now_ms();
@@ -86,6 +87,23 @@ hak_heap *hak_heap_acquire(void)
     pthread_setspecific(heap_key, h);
     hak_stat_count(HAK_STAT_THREADS_STARTED, 1);
     return h;
+}
+
+static void purge_idle_heap(hak_heap *h, void *force) { slab_heap_purge_idle(h, *(bool *)force); }
+
+/* A thread that stopped allocating runs no tick of its own, so the slabs it
+ * emptied (and kept as spares) would stay resident until it woke: one
+ * thread's tick, once a quarter of the purge delay at most, gives back the
+ * pages of the heaps idle for the whole delay (all heaps' if forced). */
+static void purge_idle_heaps(hak_heap *self, uint64_t now, bool force)
+{
+    static uint64_t last_ms;
+    uint64_t last = __atomic_load_n(&last_ms, __ATOMIC_RELAXED);
+    if (!force && (now - last <= hak_purge_delay_ms() / 4 ||
+                   !__atomic_compare_exchange_n(&last_ms, &last, now, false, __ATOMIC_RELAXED,
+                                                __ATOMIC_RELAXED)))
+        return;
+    hak_heaps_visit_idle(self, force ? 0 : hak_purge_delay_ms() * 1000, purge_idle_heap, &force);
 }
 
 void hak_heap_purge(hak_heap *h, bool force)
@@ -99,6 +117,7 @@ void hak_heap_purge(hak_heap *h, bool force)
     }
     slab_sweep_orphans(h, force);
     slab_heap_purge(h, force);
+    purge_idle_heaps(h, now, force);
     large_purge(force);
     hak_os_purge(force);
 }
@@ -172,6 +191,8 @@ void hak_heaps_reset_after_fork(void)
 {
     pthread_mutex_init(&heaps_lock, NULL);
     heaps = NULL;
-    if (hak_tls_heap != &hak_empty_heap)
+    if (hak_tls_heap != &hak_empty_heap) {
+        pthread_mutex_init(&hak_tls_heap->segments_lock, NULL);
         heap_list_add(hak_tls_heap);
+    }
 }

@@ -12,6 +12,7 @@
 #ifndef HAK_THREAD_H
 #define HAK_THREAD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -49,6 +50,10 @@ typedef struct hak_heap {
     struct hak_slab *slab_pending;
     uint64_t last_active_us; /* the owner's last tick (idle adoption) */
     struct slab_segment *segments; /* SuperSlabs (or single-slab segments) owned */
+    /* Taken by the owner to link or unlink a segment and to purge, and by
+     * another thread purging this heap while it idles (segment.c); never on
+     * a path taken per refill. */
+    pthread_mutex_t segments_lock;
     uint32_t ticks;                /* allocations until the next hak_heap_tick */
     /* Bytes to allocate before an allocation needs hak_track_alloc_then:
      * -1 when every allocation is tracked (counting, HAKMEM_CHECK), else the

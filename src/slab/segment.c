@@ -51,10 +51,15 @@ static void list_unlink(slab_segment **head, slab_segment *g)
         g->next->prev = g->prev;
 }
 
+/* h->segments changes only under h->segments_lock, which a thread purging
+ * h while it idles holds while it walks the list (segment_purge_idle); the
+ * owner reads its own list without it. */
 static void segment_link(hak_heap *h, slab_segment *g)
 {
     __atomic_store_n(&g->owner, h, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&h->segments_lock);
     list_link(&h->segments, g);
+    pthread_mutex_unlock(&h->segments_lock);
 }
 
 static uint32_t free_mask_of(const slab_segment *g)
@@ -216,13 +221,14 @@ static bool segment_idle(const slab_segment *g, uint64_t now, bool force)
     return true;
 }
 
-void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
+/* Marks s's units free in its segment, their pages released if `purge`;
+ * returns the segment's free mask after.  Unless the caller owns the
+ * segment, it may be released at once: not touched after. */
+static uint32_t return_run(hak_slab *s, uint64_t empty_ms, bool purge)
 {
     slab_segment *g = s->segment;
     unsigned i = (unsigned)(s - g->slabs), units = s->units;
     hak_stat_count_class(s->class_idx, HAK_CSTAT_SLABS_RELEASED, 1);
-    /* Stable while we hold a slab of g: only h itself gives g away. */
-    bool owned = __atomic_load_n(&g->owner, __ATOMIC_RELAXED) == h;
     for (unsigned j = 0; j < units; j++) { /* each unit a free slab of its own again */
         hak_slab *u = &g->slabs[i + j];
         if (j > 0)
@@ -231,18 +237,33 @@ void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
         u->units = 1;
         u->freed_ms = empty_ms;
         u->purged = false;
-        if (hak_purge_delay_ms() == 0)
+        if (purge)
             slab_release_pages(u);
     }
     uint32_t run = run_mask(units) << i;
     __atomic_fetch_and(&g->cont_mask, ~run, __ATOMIC_RELAXED);
     /* Release: the descriptors above, to the owner that takes the run;
      * acquire: those of slabs other threads returned, read when g is all
-     * free.  Unless we own g, it may be released at once: not touched after. */
-    uint32_t m = __atomic_or_fetch(&g->free_mask, run, __ATOMIC_ACQ_REL);
+     * free. */
+    return __atomic_or_fetch(&g->free_mask, run, __ATOMIC_ACQ_REL);
+}
+
+void segment_return_idle_slab(hak_slab *s, uint64_t empty_ms) { return_run(s, empty_ms, true); }
+
+void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
+{
+    slab_segment *g = s->segment;
+    /* Stable while we hold a slab of g: only h itself gives g away. */
+    bool owned = __atomic_load_n(&g->owner, __ATOMIC_RELAXED) == h;
+    uint32_t m = return_run(s, empty_ms, hak_purge_delay_ms() == 0);
     if (owned && all_free(g, m)) {
-        list_unlink(&h->segments, g);
-        segment_unmap(g, segment_idle(g, hak_now_ms(), false)); /* a spare kept past the delay */
+        /* Under the lock no idle purge holds a slab of g: all free still? */
+        pthread_mutex_lock(&h->segments_lock);
+        if (all_free(g, free_mask_of(g))) {
+            list_unlink(&h->segments, g);
+            segment_unmap(g, segment_idle(g, hak_now_ms(), false)); /* a spare kept past the delay */
+        }
+        pthread_mutex_unlock(&h->segments_lock);
     }
 }
 
@@ -268,10 +289,45 @@ void segment_purge(hak_heap *h, bool force)
 {
     uint64_t now = hak_now_ms();
     slab_segment *next;
+    pthread_mutex_lock(&h->segments_lock);
     for (slab_segment *g = h->segments; g != NULL; g = next) {
         next = g->next;
         purge_segment(&h->segments, g, now, force);
     }
+    pthread_mutex_unlock(&h->segments_lock);
+}
+
+/* Takes free slab i of g from under its owner for a moment, as take_run
+ * would; false if the owner (or another thread's return) got there first. */
+static bool claim_free_slab(slab_segment *g, unsigned i)
+{
+    uint32_t bit = 1u << i, m = free_mask_of(g);
+    do {
+        if ((m & bit) == 0)
+            return false;
+    } while (!__atomic_compare_exchange_n(&g->free_mask, &m, m & ~bit, true, __ATOMIC_ACQUIRE,
+                                          __ATOMIC_ACQUIRE));
+    return true;
+}
+
+void segment_purge_idle(hak_heap *h, bool force)
+{
+    if (pthread_mutex_trylock(&h->segments_lock) != 0)
+        return; /* its owner is at it */
+    uint64_t now = hak_now_ms();
+    for (slab_segment *g = h->segments; g != NULL; g = g->next) {
+        for (uint32_t m = free_mask_of(g); m != 0; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (!claim_free_slab(g, i))
+                continue;
+            hak_slab *s = &g->slabs[i];
+            if (!s->purged && slab_idle(s, now, force))
+                slab_release_pages(s);
+            /* Release: `purged`, to the owner that takes the slab next. */
+            __atomic_fetch_or(&g->free_mask, 1u << i, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&h->segments_lock);
 }
 
 // ------------------------------------------------------------ orphans

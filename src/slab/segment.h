@@ -27,6 +27,9 @@ uint32_t segment_slab_heads(const slab_segment *g);
  * and that left every slab free, the segment goes back to the OS layer;
  * otherwise its owner finds it so at its next purge. */
 void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms);
+/* The same from a thread that does not own s (taken from an idle heap), with
+ * its pages released now: their owner is not there to purge them. */
+void segment_return_idle_slab(hak_slab *s, uint64_t empty_ms);
 uint32_t segment_all_slabs(const slab_segment *g);
 char *segment_slab_base(const hak_slab *s);
 
@@ -36,6 +39,10 @@ void segment_orphan_all(hak_heap *h);
 /* Releases the pages of h's free slabs that have waited past the purge
  * delay, and h's segments that other threads' frees left all free. */
 void segment_purge(hak_heap *h, bool force);
+/* The same pages of h's free slabs, from another thread while h idles (its
+ * own purge runs only when it allocates); its segments stay mapped and
+ * listed, for h alone to release.  Skipped if h holds its segments lock. */
+void segment_purge_idle(hak_heap *h, bool force);
 /* The same for the orphaned segments; skipped if another thread is at it. */
 void segment_sweep_orphans(bool force);
 void segment_lock(void);

@@ -467,37 +467,59 @@ static unsigned slab_units(unsigned cls)
  * blocks all die now and then would otherwise give its slab back and cut
  * it again at once, re-threading it page by page on as many slow paths
  * (1,900 slabs a second in tiny_random).  One per class; the purge tick
- * gives back a spare unused for the purge delay. */
+ * gives back a spare unused for the purge delay, and while the owner idles
+ * another thread may take it for that (slab_heap_purge_idle): so a spare is
+ * taken out of its slot with an exchange and put in with a compare-and-swap
+ * from empty, and only the thread holding it reads it. */
+static bool keep_spare(hak_heap *h, hak_slab *s)
+{
+    hak_slab *none = NULL;
+    return __atomic_compare_exchange_n(&h->slab_spare[s->class_idx], &none, s, false,
+                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
 static void slab_retire(hak_heap *h, hak_slab *s)
 {
     uint64_t now = hak_now_ms();
-    unsigned cls = s->class_idx;
-    if (h->slab_spare[cls] != NULL || hak_purge_delay_ms() == 0) {
-        segment_return_slab(h, s, now);
-        return;
+    if (hak_purge_delay_ms() != 0 &&
+        __atomic_load_n(&h->slab_spare[s->class_idx], __ATOMIC_RELAXED) == NULL) {
+        s->where = SLAB_SPARE;
+        s->freed_ms = now;
+        if (keep_spare(h, s))
+            return;
     }
-    s->where = SLAB_SPARE;
-    s->freed_ms = now;
-    h->slab_spare[cls] = s;
+    segment_return_slab(h, s, now);
 }
 
-static void return_spares(hak_heap *h, bool force)
+static hak_slab *take_spare(hak_heap *h, unsigned cls)
+{
+    if (__atomic_load_n(&h->slab_spare[cls], __ATOMIC_RELAXED) == NULL)
+        return NULL;
+    return __atomic_exchange_n(&h->slab_spare[cls], NULL, __ATOMIC_ACQUIRE);
+}
+
+/* The spares unused for the purge delay (all if force) go back to their
+ * segments; `owner`: h's own thread, else pages are released at once. */
+static void return_spares(hak_heap *h, bool force, bool owner)
 {
     uint64_t now = hak_now_ms();
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
-        hak_slab *s = h->slab_spare[c];
-        if (s != NULL && (force || now - s->freed_ms >= hak_purge_delay_ms())) {
-            h->slab_spare[c] = NULL;
+        hak_slab *s = take_spare(h, c);
+        if (s == NULL)
+            continue;
+        if (!force && now - s->freed_ms < hak_purge_delay_ms() && keep_spare(h, s))
+            continue; /* not yet due (else the owner kept another meanwhile) */
+        if (owner)
             segment_return_slab(h, s, s->freed_ms);
-        }
+        else
+            segment_return_idle_slab(s, s->freed_ms);
     }
 }
 
 static hak_slab *new_slab(hak_heap *h, unsigned cls)
 {
-    hak_slab *s = h->slab_spare[cls];
+    hak_slab *s = take_spare(h, cls);
     if (s != NULL) {
-        h->slab_spare[cls] = NULL;
         engine_count(cls, HAK_STAT_TINY_REUSES, 1);
         return s;
     }
@@ -740,15 +762,21 @@ void slab_heap_abandon(hak_heap *h)
         h->slab_cur[c] = &slab_empty;
         h->slab_avail[c] = h->slab_full[c] = (heap_slab_list){NULL, NULL};
     }
-    return_spares(h, true);
+    return_spares(h, true, true);
     return_borrowed(h);
     segment_orphan_all(h);
 }
 
 void slab_heap_purge(hak_heap *h, bool force)
 {
-    return_spares(h, force);
+    return_spares(h, force, true);
     segment_purge(h, force);
+}
+
+void slab_heap_purge_idle(hak_heap *h, bool force)
+{
+    return_spares(h, force, false);
+    segment_purge_idle(h, force);
 }
 
 void slab_lock(void)

@@ -95,6 +95,9 @@ void slab_free_remote(hak_slab *s, slab_block *b);
 void slab_heap_abandon(hak_heap *h);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
 void slab_heap_purge(hak_heap *h, bool force);
+/* The same from another thread, while h's own thread idles: the spares and
+ * free slabs it would give back at its next tick give their pages back now. */
+void slab_heap_purge_idle(hak_heap *h, bool force);
 /* Orphaned slabs that remote frees emptied go back to their segments, and
  * orphaned segments are purged; by one thread at a time (h, the caller's),
  * once a quarter of the purge delay at most unless forced. */

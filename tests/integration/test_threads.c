@@ -1,7 +1,8 @@
 /*
  * Blocks freed by a thread other than the one that allocated them: a
  * producer/consumer hand-over, blocks swapped between threads through a
- * shared table, and blocks outliving the thread that allocated them.  Every
+ * shared table, blocks outliving the thread that allocated them, and threads
+ * that idle while another purges the slabs they emptied.  Every
  * block carries a pattern derived from its address and size, checked just
  * before it is freed; the count of mismatches must be zero.
  */
@@ -349,12 +350,89 @@ static void test_blocks_outlive_their_thread(void **state)
     assert_int_equal(nulls, 0);
 }
 
+// ------------------------------------------------------------ idle threads
+
+#define IDLE_THREADS 4
+#define IDLE_ROUNDS 3
+#define IDLE_BLOCKS 2000
+#define IDLE_SLEEP_MS 350 /* past the default purge delay (250 ms) */
+
+typedef struct {
+    block b[IDLE_BLOCKS];
+    uint64_t seed;
+    long bad, failed;
+} idle_job;
+
+static atomic_int idle_workers_left;
+
+/* Each round: fill blocks of 16 B to 16 KiB (tiny and MF2 slabs), free half
+ * of them, then sleep past the purge delay, so that the main thread's tick
+ * purges the slabs and spares this thread emptied while it sleeps; on
+ * waking, check the half still live (a purge of a page in use would have
+ * zeroed it) and free it. */
+static void *idle_worker(void *arg)
+{
+    idle_job *job = arg;
+    uint64_t rng = job->seed;
+    for (int r = 0; r < IDLE_ROUNDS; r++) {
+        for (int i = 0; i < IDLE_BLOCKS; i++) {
+            size_t n = 16 + itest_rand_size(&rng, 16 * KiB);
+            job->b[i] = (block){malloc(n), n};
+            if (job->b[i].p == NULL)
+                job->failed++;
+            else
+                itest_fill_ends(job->b[i].p, n);
+        }
+        for (int i = 0; i < IDLE_BLOCKS; i += 2)
+            free(job->b[i].p);
+        itest_sleep_ms(IDLE_SLEEP_MS);
+        for (int i = 1; i < IDLE_BLOCKS; i += 2) {
+            if (job->b[i].p != NULL && !itest_check_ends(job->b[i].p, job->b[i].n))
+                job->bad++;
+            free(job->b[i].p);
+        }
+    }
+    atomic_fetch_sub(&idle_workers_left, 1);
+    return NULL;
+}
+
+static void test_idle_threads_slabs_purged_by_another(void **state)
+{
+    (void)state;
+    static idle_job jobs[IDLE_THREADS];
+    pthread_t t[IDLE_THREADS];
+    atomic_store(&idle_workers_left, IDLE_THREADS);
+    for (int i = 0; i < IDLE_THREADS; i++) {
+        jobs[i] = (idle_job){.seed = (uint64_t)i + 77};
+        assert_int_equal(pthread_create(&t[i], NULL, idle_worker, &jobs[i]), 0);
+    }
+    /* Allocate steadily meanwhile: 64 KiB every 5 ms beats the heartbeat
+     * (hak_heap_tick) several times a purge delay. */
+    while (atomic_load(&idle_workers_left) > 0) {
+        void *p[8];
+        for (int k = 0; k < 8; k++)
+            p[k] = malloc(8 * KiB);
+        for (int k = 0; k < 8; k++)
+            free(p[k]);
+        itest_sleep_ms(5);
+    }
+    long bad = 0, failed = 0;
+    for (int i = 0; i < IDLE_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        bad += jobs[i].bad;
+        failed += jobs[i].failed;
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_producer_consumer),
         cmocka_unit_test(test_swap_table),
         cmocka_unit_test(test_blocks_outlive_their_thread),
+        cmocka_unit_test(test_idle_threads_slabs_purged_by_another),
     };
     return cmocka_run_group_tests_name("integration.threads", tests, NULL, NULL);
 }
