@@ -6,7 +6,9 @@
  * of its size.  The words the block held up to the smaller of the two sizes
  * are checked after every realloc, so a lost or short copy is caught.  A
  * chain that reaches the top is checked, freed and restarted at 16 B.  An
- * op is one realloc (or the malloc that restarts a chain).
+ * op is one realloc (or the malloc that restarts a chain).  It also reports
+ * how often a realloc moved the block and the bytes a move had to carry per
+ * op: the copying that in-place growth saves.
  */
 #include "bench.h"
 
@@ -33,6 +35,7 @@ int main(int argc, char **argv)
         bench_usage(argv[0], "bad parameters", opts, sizeof opts / sizeof opts[0]);
 
     uint64_t s = bench_seed((uint64_t)seed, 0), generation = 0, ops = 0, restarts = 0;
+    uint64_t reallocs = 0, moves = 0, moved_bytes = 0;
     chain *chains = bench_malloc(n * sizeof *chains);
     for (size_t k = 0; k < n; k++) {
         chains[k] = (chain){bench_malloc((size_t)lo), (size_t)lo, bench_rand(&s)};
@@ -65,6 +68,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "error: realloc(%zu) returned NULL\n", ns);
                 return 1;
             }
+            reallocs++;
+            if (p != c->p) {
+                moves++;
+                moved_bytes += c->size < ns ? c->size : ns;
+            }
             bench_check_key(p, c->size, ns, c->key, "realloc");
             c->p = p;
             c->size = ns;
@@ -79,11 +87,17 @@ int main(int argc, char **argv)
         free(chains[k].p);
     }
     free(chains);
-    char line[256];
-    snprintf(line, sizeof line, "chains=%zu restarts=%llu ops=%llu seconds=%.3f ops_per_sec=%.0f", n,
-             (unsigned long long)restarts, (unsigned long long)ops, elapsed, (double)ops / elapsed);
+    double moved_pct = reallocs ? 100.0 * (double)moves / (double)reallocs : 0;
+    double moved_kib = reallocs ? (double)moved_bytes / 1024.0 / (double)reallocs : 0;
+    char line[320];
+    snprintf(line, sizeof line,
+             "chains=%zu restarts=%llu ops=%llu seconds=%.3f ops_per_sec=%.0f moved_pct=%.1f "
+             "moved_kib_per_realloc=%.1f",
+             n, (unsigned long long)restarts, (unsigned long long)ops, elapsed, (double)ops / elapsed,
+             moved_pct, moved_kib);
     bench_report("realloc_chain", line);
-    printf("realloc_chain: %zu chains of %g B to %g B, %.2f M reallocs/s, %llu chains completed\n", n, lo,
-           hi, (double)ops / elapsed / 1e6, (unsigned long long)restarts);
+    printf("realloc_chain: %zu chains of %g B to %g B, %.2f M reallocs/s, %llu chains completed; "
+           "%.1f%% of reallocs moved the block, carrying %.1f KiB per realloc\n",
+           n, lo, hi, (double)ops / elapsed / 1e6, (unsigned long long)restarts, moved_pct, moved_kib);
     return 0;
 }
