@@ -40,7 +40,9 @@ size_t hak_malloc_usable_size(void *ptr);
 int hak_owns(const void *ptr);
 
 /* Returns empty memory held in caches to the OS now, without waiting for
- * HAKMEM_PURGE_DELAY_MS. */
+ * HAKMEM_PURGE_DELAY_MS: the calling thread's, the shared ones, and the
+ * emptied slabs of the other threads (skipping one that is changing its own
+ * at that moment; blocks in other threads' caches only their owner touches). */
 void hak_purge(void);
 
 /* Statistics (docs/STATS.md).  Counting is on when the process starts with
