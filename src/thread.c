@@ -92,18 +92,23 @@ hak_heap *hak_heap_acquire(void)
 static void purge_idle_heap(hak_heap *h, void *force) { slab_heap_purge_idle(h, *(bool *)force); }
 
 /* A thread that stopped allocating runs no tick of its own, so the slabs it
- * emptied (and kept as spares) would stay resident until it woke: one
- * thread's tick, once a quarter of the purge delay at most, gives back the
- * pages of the heaps idle for the whole delay (all heaps' if forced). */
-static void purge_idle_heaps(hak_heap *self, uint64_t now, bool force)
+ * emptied (and kept as spares) would stay resident until it woke: the pages
+ * of the heaps idle for the whole delay go back (all heaps' if forced). */
+static void purge_idle_heaps(hak_heap *self, bool force)
+{
+    hak_heaps_visit_idle(self, force ? 0 : hak_purge_delay_ms() * 1000, purge_idle_heap, &force);
+}
+
+/* Whether the calling thread takes the turn at the purges no owner does
+ * (orphans, idle heaps): one thread at a time, once a quarter of the purge
+ * delay at most unless forced. */
+static bool ownerless_purge_turn(uint64_t now, bool force)
 {
     static uint64_t last_ms;
     uint64_t last = __atomic_load_n(&last_ms, __ATOMIC_RELAXED);
-    if (!force && (now - last <= hak_purge_delay_ms() / 4 ||
-                   !__atomic_compare_exchange_n(&last_ms, &last, now, false, __ATOMIC_RELAXED,
-                                                __ATOMIC_RELAXED)))
-        return;
-    hak_heaps_visit_idle(self, force ? 0 : hak_purge_delay_ms() * 1000, purge_idle_heap, &force);
+    return (force || now - last > hak_purge_delay_ms() / 4) &&
+           __atomic_compare_exchange_n(&last_ms, &last, now, false, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED);
 }
 
 void hak_heap_purge(hak_heap *h, bool force)
@@ -115,9 +120,12 @@ void hak_heap_purge(hak_heap *h, bool force)
         spool_cache_init(h);
         h->last_cache_flush_ms = now;
     }
-    slab_sweep_orphans(h, force);
+    bool turn = ownerless_purge_turn(now, force);
+    if (turn)
+        slab_sweep_orphans(h, force);
     slab_heap_purge(h, force);
-    purge_idle_heaps(h, now, force);
+    if (turn || force) /* idle heaps: several purgers at once are safe */
+        purge_idle_heaps(h, force);
     large_purge(force);
     hak_os_purge(force);
 }

@@ -212,6 +212,14 @@ static bool slab_idle(const hak_slab *s, uint64_t now, bool force)
     return force || now - s->freed_ms >= hak_purge_delay_ms();
 }
 
+/* A free slab (held by the caller) gives its pages back once it has waited
+ * past the delay. */
+static void purge_free_slab(hak_slab *s, uint64_t now, bool force)
+{
+    if (!s->purged && slab_idle(s, now, force))
+        slab_release_pages(s);
+}
+
 /* All of g's slabs are free: has each been so for the purge delay? */
 static bool segment_idle(const slab_segment *g, uint64_t now, bool force)
 {
@@ -278,11 +286,8 @@ static void purge_segment(slab_segment **list, slab_segment *g, uint64_t now, bo
         segment_unmap(g, segment_idle(g, now, force));
         return;
     }
-    for (; m != 0; m &= m - 1) {
-        hak_slab *s = &g->slabs[__builtin_ctz(m)];
-        if (!s->purged && slab_idle(s, now, force))
-            slab_release_pages(s);
-    }
+    for (; m != 0; m &= m - 1)
+        purge_free_slab(&g->slabs[__builtin_ctz(m)], now, force);
 }
 
 void segment_purge(hak_heap *h, bool force)
@@ -320,9 +325,7 @@ void segment_purge_idle(hak_heap *h, bool force)
             unsigned i = (unsigned)__builtin_ctz(m);
             if (!claim_free_slab(g, i))
                 continue;
-            hak_slab *s = &g->slabs[i];
-            if (!s->purged && slab_idle(s, now, force))
-                slab_release_pages(s);
+            purge_free_slab(&g->slabs[i], now, force);
             /* Release: `purged`, to the owner that takes the slab next. */
             __atomic_fetch_or(&g->free_mask, 1u << i, __ATOMIC_RELEASE);
         }

@@ -282,7 +282,6 @@ typedef struct orphan_list {
 static orphan_list orphan_slabs[HAK_SLAB_CLASSES] = {
     [0 ... HAK_SLAB_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL},
 };
-static uint64_t last_sweep_ms;
 
 static void orphan_lock(orphan_list *l)
 {
@@ -411,13 +410,6 @@ static void sweep_orphan_slabs(hak_heap *h)
 
 void slab_sweep_orphans(hak_heap *h, bool force)
 {
-    /* One thread at a time, once a quarter of the purge delay at most: the
-     * orphans have no owner whose tick would do it. */
-    uint64_t now = hak_now_ms(), last = __atomic_load_n(&last_sweep_ms, __ATOMIC_RELAXED);
-    if ((!force && now - last <= hak_purge_delay_ms() / 4) ||
-        !__atomic_compare_exchange_n(&last_sweep_ms, &last, now, false, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED))
-        return;
     sweep_orphan_slabs(h);
     segment_sweep_orphans(force);
 }

@@ -99,8 +99,8 @@ void slab_heap_purge(hak_heap *h, bool force);
  * free slabs it would give back at its next tick give their pages back now. */
 void slab_heap_purge_idle(hak_heap *h, bool force);
 /* Orphaned slabs that remote frees emptied go back to their segments, and
- * orphaned segments are purged; by one thread at a time (h, the caller's),
- * once a quarter of the purge delay at most unless forced. */
+ * orphaned segments are purged; by one thread at a time (h, the caller's:
+ * hak_heap_purge takes the turn). */
 void slab_sweep_orphans(hak_heap *h, bool force);
 void slab_lock(void);
 void slab_unlock(void);
