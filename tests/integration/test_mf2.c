@@ -2,7 +2,9 @@
  * MF2 mid pages under cross-thread frees, read from the counters: remote
  * frees are drained and reused (the earlier hakmem reused 3% of its pages
  * and drained nothing: seed 000), pages stay bounded by the working set,
- * and blocks freed into an idle thread's pages are taken by others.
+ * blocks freed into an idle thread's pages are taken by others, and the
+ * pages a thread leaves with live blocks at exit are counted as orphaned,
+ * and as adopted when another thread takes them (tiny slabs too).
  * ctest runs it with HAKMEM_STATS=1 and HAKMEM_MF2_IDLE_THRESHOLD_US=1000.
  */
 #include <pthread.h>
@@ -11,6 +13,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,11 +163,58 @@ static void test_idle_owner_pages_are_adopted(void **state)
     pthread_join(t, NULL);
 }
 
+// ------------------------------------------------------------ orphans
+
+#define ORPHAN_BLOCKS 200
+
+static void *orphan_blocks[2][ORPHAN_BLOCKS];
+
+/* Allocates tiny and MF2 blocks and exits with all of them live. */
+static void *leave_blocks(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < ORPHAN_BLOCKS; i++) {
+        orphan_blocks[0][i] = malloc(256);
+        orphan_blocks[1][i] = malloc(8 * KiB);
+    }
+    return NULL;
+}
+
+static void test_exit_orphans_pages_and_a_free_adopts_them(void **state)
+{
+    (void)state;
+    static const char *const group[2] = {"tiers.tiny", "tiers.mid.mf2"};
+    unsigned long long orphaned0[2], adopted0[2];
+    char name[64];
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.orphaned", group[k]);
+        orphaned0[k] = stat_of(name);
+        snprintf(name, sizeof name, "%s.adopted", group[k]);
+        adopted0[k] = stat_of(name);
+    }
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, leave_blocks, NULL), 0);
+    pthread_join(t, NULL);
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.orphaned", group[k]);
+        unsigned long long orphaned = stat_of(name) - orphaned0[k];
+        for (int i = 0; i < ORPHAN_BLOCKS; i++)
+            free(orphan_blocks[k][i]); /* the first free into each page takes it over */
+        snprintf(name, sizeof name, "%s.adopted", group[k]);
+        unsigned long long adopted = stat_of(name) - adopted0[k];
+        print_message("%s: %llu pages orphaned, %llu adopted\n", group[k], orphaned, adopted);
+        assert_true(orphaned >= 1);
+        assert_true(adopted >= 1);
+        assert_true(adopted <= orphaned);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_remote_frees_are_drained_and_reused),
         cmocka_unit_test(test_idle_owner_pages_are_adopted),
+        cmocka_unit_test(test_exit_orphans_pages_and_a_free_adopts_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
