@@ -73,6 +73,10 @@ hak_heap *hak_heap_acquire(void)
     hak_heap *h = hak_meta_alloc(sizeof(hak_heap));
     if (h == NULL)
         return NULL;
+    if (!slab_heap_init(h)) {
+        hak_meta_free(h, sizeof(hak_heap));
+        return NULL;
+    }
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
         h->slab_cur[c] = &slab_empty;
     h->last_active_us = hak_now_us();
@@ -118,6 +122,7 @@ void hak_heap_purge(hak_heap *h, bool force)
         /* Blocks idle in the thread caches would keep their slabs alive. */
         spool_cache_flush(h, true);
         spool_cache_init(h);
+        slab_heap_leave_borrowed(h, force);
         h->last_cache_flush_ms = now;
     }
     bool turn = ownerless_purge_turn(now, force);

@@ -44,8 +44,9 @@ typedef struct hak_heap {
     heap_slab_list slab_full[HAK_SLAB_CLASSES];
     /* An emptied slab kept for the class's next new slab (slab.c). */
     struct hak_slab *slab_spare[HAK_SLAB_CLASSES];
-    /* Blocks taken from an idle thread's pages, handed out before a new page. */
-    void *slab_borrowed[HAK_SLAB_CLASSES];
+    /* Per class, blocks of idle threads' slabs this thread hands out before
+     * its own, threaded on a stand-in slab (slab.c, borrowed blocks). */
+    struct hak_slab *slab_borrowed;
     /* Full slabs that received remote frees, pushed by the freeing threads. */
     struct hak_slab *slab_pending;
     uint64_t last_active_us; /* the owner's last tick (idle adoption) */

@@ -6,6 +6,7 @@
 
 #include "../size_class.h"
 #include "../env/env.h"
+#include "../meta.h"
 #include "../registry.h"
 #include "../stats/stats.h"
 #include "segment.h"
@@ -274,13 +275,22 @@ static void remote_push(hak_slab *s, slab_block *first, slab_block *last)
  * thread to need any class left most of their blocks idle: at 16 threads
  * Larson's slabs were a third full).  Linked through next/prev, so the
  * sweeper can take out the ones remote frees emptied. */
+typedef struct block_chain {
+    slab_block *first;
+    uint32_t count;
+} block_chain;
+
 typedef struct orphan_list {
     pthread_mutex_t lock;
     hak_slab *head;
+    /* Blocks of idle threads' slabs that threads had borrowed and left
+     * (borrowed blocks, below), newest first; `aging` are those a sweep
+     * already found here. */
+    block_chain borrowed, aging;
 } __attribute__((aligned(64))) orphan_list;
 
 static orphan_list orphan_slabs[HAK_SLAB_CLASSES] = {
-    [0 ... HAK_SLAB_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL},
+    [0 ... HAK_SLAB_CLASSES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER},
 };
 
 static void orphan_lock(orphan_list *l)
@@ -408,12 +418,6 @@ static void sweep_orphan_slabs(hak_heap *h)
     }
 }
 
-void slab_sweep_orphans(hak_heap *h, bool force)
-{
-    sweep_orphan_slabs(h);
-    segment_sweep_orphans(force);
-}
-
 // ------------------------------------------------------------ alloc
 
 static void *pop(hak_slab *s)
@@ -522,15 +526,86 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
     return s;
 }
 
-// ------------------------------------------------------------ idle adoption
+// ------------------------------------------------------------ borrowed blocks
 
-typedef struct steal {
-    hak_heap *thief;
-    unsigned cls;
-} steal;
+/* A slab stays its owner's while the owner idles (handing it over would race
+ * with the owner's lock-free frees), but the blocks freed into it need not
+ * wait for the owner to wake: another thread may borrow them, and they stay
+ * counted as used in their slab until freed back to it (by then usually
+ * from yet another thread: a remote free, which may be borrowed again).  A
+ * heap threads its borrowed blocks of each class on a stand-in slab, which
+ * allocation takes as the class's current slab, so they go out on the fast
+ * path.  The stand-in is no segment's and no block names it; its `used`
+ * counts down as blocks are added, so -used is how many it holds. */
 
-/* Takes s's remote frees, leaving SLAB_PARKED as it is. */
-static void borrow_remote(steal *st, hak_slab *s)
+/* Borrowed blocks a stand-in gathers before it becomes the current slab. */
+#define BORROWED_SWITCH 16
+
+static hak_slab *borrowed_of(hak_heap *h, unsigned cls) { return &h->slab_borrowed[cls]; }
+
+bool slab_heap_init(hak_heap *h)
+{
+    h->slab_borrowed = hak_meta_alloc(HAK_SLAB_CLASSES * sizeof(hak_slab));
+    if (h->slab_borrowed == NULL)
+        return false;
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        hak_slab *b = borrowed_of(h, c);
+        b->class_idx = (uint8_t)c;
+        b->block_size = hak_class_size[c];
+        b->capacity = (uint32_t)(SLAB_SIZE / b->block_size); /* the most it borrows by freeing */
+        b->where = SLAB_BORROWED;
+    }
+    return true;
+}
+
+static void borrow_chain(hak_slab *b, slab_block *first, slab_block *last, uint32_t n)
+{
+    last->next = b->free;
+    b->free = first;
+    b->used -= n;
+    engine_count(b->class_idx, HAK_STAT_TINY_BORROWED_BLOCKS, n);
+}
+
+/* The stand-in, with BORROWED_SWITCH blocks, becomes the class's current
+ * slab; the slab it replaces goes first in the available list. */
+static __attribute__((noinline)) void borrowed_become_current(hak_heap *h, hak_slab *b)
+{
+    hak_slab *cur = h->slab_cur[b->class_idx];
+    if (cur != &slab_empty)
+        list_push(h, cur, SLAB_AVAIL);
+    h->slab_cur[b->class_idx] = b;
+}
+
+/* A remote free into the slab of a thread that has not allocated for
+ * HAKMEM_MF2_IDLE_THRESHOLD_US: the freeing thread borrows the block, up to
+ * a slab's worth per class, rather than leave it where only the idle owner
+ * would take it again (Larson's main thread allocates every worker's first
+ * blocks, then waits in pthread_join: 40% of the peak was its freed slabs).
+ * Once the stand-in has a few, it is allocated from next (one at a time,
+ * every block would cost a slow path to switch back).  Kept short: in such
+ * a program most frees come here. */
+static inline bool borrow_from_idle_owner(hak_heap *owner, hak_slab *s, slab_block *b)
+{
+    /* Our own last tick stands in for the time: no clock read per free (the
+     * empty heap's is 0: a thread without a heap never borrows).  A heap
+     * released meanwhile is still a heap record (meta.h), so the read is
+     * safe and at worst misjudges one block. */
+    hak_heap *me = hak_tls_heap;
+    uint64_t owner_active = __atomic_load_n(&owner->last_active_us, __ATOMIC_RELAXED);
+    if ((int64_t)(me->last_active_us - owner_active) < (int64_t)hak_env.mf2_idle_threshold_us)
+        return false;
+    hak_slab *mine = borrowed_of(me, s->class_idx);
+    uint32_t held = 0u - mine->used;
+    if (held >= mine->capacity)
+        return false;
+    borrow_chain(mine, b, b, 1);
+    if (held + 1 == BORROWED_SWITCH && me->slab_cur[s->class_idx] != mine)
+        borrowed_become_current(me, mine);
+    return true;
+}
+
+/* Takes s's remote frees into the stand-in `into`, leaving SLAB_PARKED. */
+static void borrow_remote(hak_slab *into, hak_slab *s)
 {
     uintptr_t r = __atomic_load_n(&s->remote, __ATOMIC_ACQUIRE);
     do {
@@ -539,32 +614,29 @@ static void borrow_remote(steal *st, hak_slab *s)
     } while (!__atomic_compare_exchange_n(&s->remote, &r, r & SLAB_PARKED, true, __ATOMIC_ACQUIRE,
                                           __ATOMIC_ACQUIRE));
     slab_block *list = (slab_block *)(r & ~SLAB_PARKED);
+    uint32_t n = 1;
     slab_block *tail = list;
-    while (tail->next != NULL)
-        tail = tail->next;
-    tail->next = st->thief->slab_borrowed[st->cls];
-    st->thief->slab_borrowed[st->cls] = list;
+    for (; tail->next != NULL; tail = tail->next)
+        n++;
+    borrow_chain(into, list, tail, n);
     engine_count(s->class_idx, HAK_STAT_TINY_IDLE_ADOPTIONS, 1);
 }
 
 /* Takes the remote frees of the slabs an idle thread has queued.  The slabs
- * stay the idle thread's (handing them over would race with its lock-free
- * local frees): their blocks of the wanted class are borrowed, still
- * counted as used in their slab until freed back to it as remote frees.
- * The slabs go back on the idle thread's stack, still QUEUED: their owner
- * must still take them, to unpark them and so have later remote frees into
- * them queue them again, and QUEUED keeps them from being released while
- * we read them (slab_quiesce). */
-static void steal_pending(hak_heap *victim, void *arg)
+ * stay the idle thread's, and go back on its stack, still QUEUED: their
+ * owner must still take them, to unpark them and so have later remote
+ * frees into them queue them again, and QUEUED keeps them from being
+ * released while we read them (slab_quiesce).  `into`: the stand-in of the
+ * class wanted. */
+static void steal_pending(hak_heap *victim, void *into)
 {
     hak_slab *first = __atomic_exchange_n(&victim->slab_pending, NULL, __ATOMIC_ACQUIRE);
     if (first == NULL)
         return;
-    steal *st = arg;
-    hak_slab *last = first;
+    hak_slab *b = into, *last = first;
     for (hak_slab *s = first; s != NULL; s = s->pending_next) {
-        if (s->class_idx == st->cls)
-            borrow_remote(st, s);
+        if (s->class_idx == b->class_idx)
+            borrow_remote(b, s);
         last = s;
     }
     hak_slab *head = __atomic_load_n(&victim->slab_pending, __ATOMIC_RELAXED);
@@ -574,38 +646,139 @@ static void steal_pending(hak_heap *victim, void *arg)
                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
-/* A block from the borrowed list, stealing from idle threads when it is
- * empty (MF2 classes only: HAKMEM_MF2_IDLE_THRESHOLD_US). */
-static void *borrow(hak_heap *h, unsigned cls)
+/* A thread that leaves, or at its purge tick holds borrowed blocks of a
+ * class it is not allocating from, puts them in the class's depot for the
+ * next thread that needs the class: given back to their slabs they would wait for their idle
+ * owners again (Larson's workers exit every round: the blocks they had
+ * borrowed went back to the waiting main thread and RSS grew 20 MiB a
+ * second).  The sweep gives those nobody took back to their slabs. */
+static void depot_put(hak_slab *b)
 {
-    if (h->slab_borrowed[cls] == NULL && hak_class_tier[cls] == HAK_TIER_MID) {
-        steal st = {h, cls};
-        hak_heaps_visit_idle(h, (uint64_t)hak_env.mf2_idle_threshold_us, steal_pending, &st);
-    }
-    slab_block *b = h->slab_borrowed[cls];
-    if (b != NULL) {
-        h->slab_borrowed[cls] = b->next;
-        engine_count(cls, HAK_STAT_TINY_BORROWED_BLOCKS, 1);
-    }
-    return b;
+    if (b->free == NULL)
+        return;
+    slab_block *last = b->free;
+    while (last->next != NULL)
+        last = last->next;
+    orphan_list *l = &orphan_slabs[b->class_idx];
+    orphan_lock(l);
+    last->next = l->borrowed.first;
+    __atomic_store_n(&l->borrowed.first, b->free, __ATOMIC_RELAXED); /* peeked by depot_take */
+    l->borrowed.count += 0u - b->used;
+    pthread_mutex_unlock(&l->lock);
+    b->free = NULL;
+    b->used = 0;
 }
 
-/* Borrowed blocks not handed out go back to their own slabs. */
-static void return_borrowed(hak_heap *h)
+/* Empties c, returning what it held.  `first` is written atomically, though
+ * under the lock: depot_take and the sweep peek at it without. */
+static block_chain chain_take(block_chain *c)
+{
+    block_chain was = *c;
+    __atomic_store_n(&c->first, NULL, __ATOMIC_RELAXED);
+    c->count = 0;
+    return was;
+}
+
+static bool depot_empty(orphan_list *l)
+{
+    return __atomic_load_n(&l->aging.first, __ATOMIC_RELAXED) == NULL &&
+           __atomic_load_n(&l->borrowed.first, __ATOMIC_RELAXED) == NULL;
+}
+
+/* Fills the empty stand-in b from its class's depot, oldest blocks first. */
+static void depot_take(hak_slab *b)
+{
+    orphan_list *l = &orphan_slabs[b->class_idx];
+    if (depot_empty(l))
+        return;
+    orphan_lock(l);
+    block_chain got = chain_take(l->aging.first != NULL ? &l->aging : &l->borrowed);
+    pthread_mutex_unlock(&l->lock);
+    b->free = got.first;
+    b->used = 0u - got.count;
+}
+
+static void give_back_blocks(slab_block *k)
+{
+    slab_block *next;
+    for (; k != NULL; k = next) {
+        next = k->next;
+        k->next = NULL;
+        remote_push(hak_reg_meta(hak_reg_lookup(k)), k, k);
+    }
+}
+
+/* The blocks a sweep already found in a depot go back to their slabs (all
+ * if forced: hak_purge, so that orphaned slabs they kept can go). */
+static void sweep_depots(bool force)
 {
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
-        slab_block *b = h->slab_borrowed[c];
-        h->slab_borrowed[c] = NULL;
-        while (b != NULL) {
-            slab_block *next = b->next;
-            b->next = NULL;
-            remote_push(hak_reg_meta(hak_reg_lookup(b)), b, b);
-            b = next;
+        orphan_list *l = &orphan_slabs[c];
+        if (depot_empty(l))
+            continue;
+        orphan_lock(l);
+        block_chain old = chain_take(&l->aging);
+        block_chain young = chain_take(&l->borrowed);
+        if (!force) { /* they wait one more sweep */
+            l->aging.count = young.count;
+            __atomic_store_n(&l->aging.first, young.first, __ATOMIC_RELAXED);
+            young.first = NULL;
         }
+        pthread_mutex_unlock(&l->lock);
+        give_back_blocks(old.first);
+        give_back_blocks(young.first);
     }
+}
+
+/* The class's stand-in, if it holds blocks or the depot has some; with
+ * `steal_idle` (MF2 classes only, after the thread's own slabs: a walk of
+ * every idle heap's queue) what idle threads' queued pages were sent. */
+static hak_slab *borrowed_slab(hak_heap *h, unsigned cls, bool steal_idle)
+{
+    hak_slab *b = borrowed_of(h, cls);
+    if (b->free == NULL)
+        depot_take(b);
+    if (steal_idle && b->free == NULL && hak_class_tier[cls] == HAK_TIER_MID)
+        hak_heaps_visit_idle(h, (uint64_t)hak_env.mf2_idle_threshold_us, steal_pending, b);
+    return b->free != NULL ? b : NULL;
+}
+
+void slab_heap_leave_borrowed(hak_heap *h, bool all)
+{
+    for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
+        hak_slab *b = borrowed_of(h, c);
+        if (h->slab_cur[c] == b) {
+            if (!all)
+                continue;
+            h->slab_cur[c] = &slab_empty;
+        }
+        depot_put(b);
+    }
+}
+
+void slab_sweep_orphans(hak_heap *h, bool force)
+{
+    sweep_depots(force); /* first: the blocks it gives back may empty orphans */
+    sweep_orphan_slabs(h);
+    segment_sweep_orphans(force);
 }
 
 // ------------------------------------------------------------ alloc
+
+/* The class's next slab to allocate from: borrowed blocks first (they would
+ * wait for their idle owner), then the thread's own slabs, an orphan, what
+ * idle threads' pages hold, a new slab; NULL if out of memory. */
+static hak_slab *next_slab(hak_heap *h, unsigned cls)
+{
+    hak_slab *s = borrowed_slab(h, cls, false);
+    if (s == NULL && (s = own_slab(h, cls)) != NULL)
+        engine_count(cls, HAK_STAT_TINY_REUSES, 1);
+    if (s == NULL)
+        s = borrowed_slab(h, cls, true);
+    if (s == NULL)
+        s = new_slab(h, cls);
+    return s;
+}
 
 void *slab_alloc_slow(hak_heap *h, unsigned cls)
 {
@@ -618,7 +791,7 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
     hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
     hak_heap_count_slow(h);
     hak_slab *s = h->slab_cur[cls];
-    if (s != &slab_empty) {
+    if (s != &slab_empty && s->where != SLAB_BORROWED) {
         if (slab_refill(s)) { /* the current slab's own frees first: seed 000 */
             engine_count(cls, HAK_STAT_TINY_REUSES, 1);
             return pop(s);
@@ -626,34 +799,42 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
         slab_park_full(h, s);
     }
     h->slab_cur[cls] = &slab_empty;
-    s = own_slab(h, cls);
-    if (s != NULL) {
-        engine_count(cls, HAK_STAT_TINY_REUSES, 1);
-    } else {
-        void *b = borrow(h, cls);
-        if (b != NULL)
-            return b;
-        if ((s = new_slab(h, cls)) == NULL) {
-            errno = ENOMEM;
-            return NULL;
-        }
+    if ((s = next_slab(h, cls)) == NULL) {
+        errno = ENOMEM;
+        return NULL;
     }
-    s->where = SLAB_CURRENT;
+    if (s->where != SLAB_BORROWED)
+        s->where = SLAB_CURRENT;
     h->slab_cur[cls] = s;
     return pop(s);
 }
 
 // ------------------------------------------------------------ free
 
-void slab_free_remote(hak_slab *s, slab_block *b)
+static void count_remote_free(unsigned cls)
+{
+    hak_stat_count_class(cls, HAK_CSTAT_FREE, 1);
+    hak_stat_count_class(cls, HAK_CSTAT_FREE_REMOTE, 1);
+}
+
+static __attribute__((noinline)) void free_remote_slow(hak_slab *s, slab_block *b)
 {
     if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == NULL && adopt_on_free(s)) {
         slab_free(s, b); /* ours now */
         return;
     }
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE_REMOTE, 1);
+    count_remote_free(s->class_idx);
     remote_push(s, b, b);
+}
+
+void slab_free_remote(hak_slab *s, slab_block *b)
+{
+    hak_heap *owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+    if (owner != NULL && borrow_from_idle_owner(owner, s, b)) {
+        count_remote_free(s->class_idx);
+        return;
+    }
+    free_remote_slow(s, b);
 }
 
 /* An owner's free made the slab empty, or landed in a parked slab. */
@@ -703,8 +884,9 @@ static bool slab_collect(hak_slab *s)
 static void each_owned_slab(hak_heap *h, unsigned cls, void (*fn)(hak_heap *, hak_slab *, void *),
                             void *arg)
 {
-    if (h->slab_cur[cls] != &slab_empty)
-        fn(h, h->slab_cur[cls], arg);
+    hak_slab *cur = h->slab_cur[cls];
+    if (cur != &slab_empty && cur->where != SLAB_BORROWED)
+        fn(h, cur, arg);
     hak_slab *next;
     for (hak_slab *s = h->slab_avail[cls].head; s != NULL; s = next) {
         next = s->next; /* fn may relink s */
@@ -755,7 +937,9 @@ void slab_heap_abandon(hak_heap *h)
         h->slab_avail[c] = h->slab_full[c] = (heap_slab_list){NULL, NULL};
     }
     return_spares(h, true, true);
-    return_borrowed(h);
+    slab_heap_leave_borrowed(h, true);
+    hak_meta_free(h->slab_borrowed, HAK_SLAB_CLASSES * sizeof(hak_slab));
+    h->slab_borrowed = NULL;
     segment_orphan_all(h);
 }
 

@@ -11,7 +11,9 @@
  * its remote frees again (seed 000).  A slab the owner found full is parked
  * off its lists, marked by SLAB_PARKED in `remote`; the first remote free
  * into it queues it on the owner's `slab_pending` stack so the owner finds
- * it again (the handshake: slab.c, remote_push).
+ * it again (the handshake: slab.c, remote_push).  A slab stays its owner's
+ * while the owner idles, but a thread that frees into it then borrows the
+ * block for its own allocations (slab.c, borrowed blocks).
  *
  * Slabs live in segments: a 2 MiB SuperSlab of 32 slabs, or (with
  * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of one.  The segment header,
@@ -36,7 +38,15 @@ typedef struct slab_block {
 } slab_block;
 
 /* Where a slab is, for its owner. */
-enum slab_where { SLAB_NO_CLASS, SLAB_CURRENT, SLAB_AVAIL, SLAB_FULL, SLAB_ORPHAN, SLAB_SPARE };
+enum slab_where {
+    SLAB_NO_CLASS,
+    SLAB_CURRENT,
+    SLAB_AVAIL,
+    SLAB_FULL,
+    SLAB_ORPHAN,
+    SLAB_SPARE,
+    SLAB_BORROWED, /* not a slab: a heap's stand-in for its borrowed blocks */
+};
 
 /* The slab's remote-notification state.  PUSHING and QUEUED keep the slab
  * alive: no path releases a slab until it is IDLE (or NEVER). */
@@ -87,12 +97,18 @@ typedef struct slab_segment {
 
 extern hak_slab slab_empty;
 
+/* The slab engine's part of a new heap; false if out of memory. */
+bool slab_heap_init(hak_heap *h);
 void *slab_alloc_slow(hak_heap *h, unsigned cls);
 void slab_free_owner_slow(hak_heap *h, hak_slab *s);
 void slab_free_remote(hak_slab *s, slab_block *b);
 /* The heap's slabs go back: empty ones to their segments, the rest onto
  * their class's orphan list for a thread that needs the class. */
 void slab_heap_abandon(hak_heap *h);
+/* The blocks of idle threads' slabs that h borrowed and has not handed out
+ * go to a depot for the next thread that needs their class (slab.c): all,
+ * or those of classes h is not allocating from. */
+void slab_heap_leave_borrowed(hak_heap *h, bool all);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
 void slab_heap_purge(hak_heap *h, bool force);
 /* The same from another thread, while h's own thread idles: the spares and

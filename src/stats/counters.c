@@ -44,10 +44,8 @@ void hak_stats_init(void)
 
 static void total_add(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }
 
-void hak_stat_count(hak_stat_id id, uint64_t n)
+void hak_stat_add(hak_stat_id id, uint64_t n)
 {
-    if (!hak_stats_enabled)
-        return;
     hak_heap *h = hak_tls_heap;
     if (h != &hak_empty_heap)
         hak_stat_bump(&h->stats.global[id], n);
@@ -55,10 +53,8 @@ void hak_stat_count(hak_stat_id id, uint64_t n)
         total_add(&totals.global[id], n);
 }
 
-void hak_stat_count_class(unsigned cls, hak_class_stat_id id, uint64_t n)
+void hak_stat_add_class(unsigned cls, hak_class_stat_id id, uint64_t n)
 {
-    if (!hak_stats_enabled)
-        return;
     hak_heap *h = hak_tls_heap;
     if (h != &hak_empty_heap)
         hak_stat_bump(&h->stats.cls[cls][id], n);

@@ -66,10 +66,23 @@ static inline unsigned hak_hist_bucket(size_t size)
 
 struct hak_heap;
 
+void hak_stat_add(hak_stat_id id, uint64_t n);
+void hak_stat_add_class(unsigned cls, hak_class_stat_id id, uint64_t n);
+
 /* An event on a slow path: into the calling thread's shard if it has a
- * heap, else into the totals. */
-void hak_stat_count(hak_stat_id id, uint64_t n);
-void hak_stat_count_class(unsigned cls, hak_class_stat_id id, uint64_t n);
+ * heap, else into the totals.  The test is inline: remote frees, frequent
+ * in some programs, count two events each. */
+static inline void hak_stat_count(hak_stat_id id, uint64_t n)
+{
+    if (__builtin_expect(hak_stats_enabled, 0))
+        hak_stat_add(id, n);
+}
+
+static inline void hak_stat_count_class(unsigned cls, hak_class_stat_id id, uint64_t n)
+{
+    if (__builtin_expect(hak_stats_enabled, 0))
+        hak_stat_add_class(cls, id, n);
+}
 /* A large allocation (no class) for the histogram. */
 void hak_stat_request(size_t size);
 
