@@ -71,6 +71,8 @@ static void list_remove(hak_heap *h, hak_slab *s)
 /* The tiny or the MF2 counter of an engine event, by the class's tier. */
 static void engine_count(unsigned cls, hak_stat_id tiny_id, uint64_t n)
 {
+    if (!hak_stats_enabled)
+        return;
     hak_stat_id id = tiny_id;
     if (hak_class_tier[cls] != HAK_TIER_TINY)
         id = (hak_stat_id)(tiny_id + HAK_STAT_MF2_DRAIN_ATTEMPTS - HAK_STAT_TINY_DRAIN_ATTEMPTS);
@@ -558,6 +560,12 @@ bool slab_heap_init(hak_heap *h)
     return true;
 }
 
+static void count_remote_free(unsigned cls)
+{
+    hak_stat_count_class(cls, HAK_CSTAT_FREE, 1);
+    hak_stat_count_class(cls, HAK_CSTAT_FREE_REMOTE, 1);
+}
+
 static void borrow_chain(hak_slab *b, slab_block *first, slab_block *last, uint32_t n)
 {
     last->next = b->free;
@@ -566,14 +574,21 @@ static void borrow_chain(hak_slab *b, slab_block *first, slab_block *last, uint3
     engine_count(b->class_idx, HAK_STAT_TINY_BORROWED_BLOCKS, n);
 }
 
-/* The stand-in, with BORROWED_SWITCH blocks, becomes the class's current
- * slab; the slab it replaces goes first in the available list. */
-static __attribute__((noinline)) void borrowed_become_current(hak_heap *h, hak_slab *b)
+/* After a borrowing free: its counts, and once the stand-in holds
+ * BORROWED_SWITCH blocks, the stand-in becomes the class's current slab
+ * (one at a time, every block would cost a slow path to switch back); the
+ * slab it replaces goes first in the available list. */
+static __attribute__((noinline)) void borrowed_after_free(hak_heap *h, hak_slab *b)
 {
-    hak_slab *cur = h->slab_cur[b->class_idx];
+    unsigned cls = b->class_idx;
+    count_remote_free(cls);
+    engine_count(cls, HAK_STAT_TINY_BORROWED_BLOCKS, 1);
+    hak_slab *cur = h->slab_cur[cls];
+    if (0u - b->used != BORROWED_SWITCH || cur == b)
+        return; /* (more: the slow path takes the stand-in first anyway) */
     if (cur != &slab_empty)
         list_push(h, cur, SLAB_AVAIL);
-    h->slab_cur[b->class_idx] = b;
+    h->slab_cur[cls] = b;
 }
 
 /* A remote free into the slab of a thread that has not allocated for
@@ -581,10 +596,9 @@ static __attribute__((noinline)) void borrowed_become_current(hak_heap *h, hak_s
  * a slab's worth per class, rather than leave it where only the idle owner
  * would take it again (Larson's main thread allocates every worker's first
  * blocks, then waits in pthread_join: 40% of the peak was its freed slabs).
- * Once the stand-in has a few, it is allocated from next (one at a time,
- * every block would cost a slow path to switch back).  Kept short: in such
- * a program most frees come here. */
-static inline bool borrow_from_idle_owner(hak_heap *owner, hak_slab *s, slab_block *b)
+ * In such a program most frees come here, so the common case makes no call
+ * but a tail call: no registers to save. */
+static inline bool borrow_from_idle_owner(hak_heap *owner, slab_block *b, unsigned cls)
 {
     /* Our own last tick stands in for the time: no clock read per free (the
      * empty heap's is 0: a thread without a heap never borrows).  A heap
@@ -594,13 +608,15 @@ static inline bool borrow_from_idle_owner(hak_heap *owner, hak_slab *s, slab_blo
     uint64_t owner_active = __atomic_load_n(&owner->last_active_us, __ATOMIC_RELAXED);
     if ((int64_t)(me->last_active_us - owner_active) < (int64_t)hak_env.mf2_idle_threshold_us)
         return false;
-    hak_slab *mine = borrowed_of(me, s->class_idx);
+    hak_slab *mine = borrowed_of(me, cls);
     uint32_t held = 0u - mine->used;
     if (held >= mine->capacity)
         return false;
-    borrow_chain(mine, b, b, 1);
-    if (held + 1 == BORROWED_SWITCH && me->slab_cur[s->class_idx] != mine)
-        borrowed_become_current(me, mine);
+    b->next = mine->free;
+    mine->free = b;
+    mine->used--;
+    if (__builtin_expect(hak_stats_enabled, 0) || held + 1 == BORROWED_SWITCH)
+        borrowed_after_free(me, mine);
     return true;
 }
 
@@ -811,12 +827,6 @@ void *slab_alloc_slow(hak_heap *h, unsigned cls)
 
 // ------------------------------------------------------------ free
 
-static void count_remote_free(unsigned cls)
-{
-    hak_stat_count_class(cls, HAK_CSTAT_FREE, 1);
-    hak_stat_count_class(cls, HAK_CSTAT_FREE_REMOTE, 1);
-}
-
 static __attribute__((noinline)) void free_remote_slow(hak_slab *s, slab_block *b)
 {
     if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == NULL && adopt_on_free(s)) {
@@ -830,11 +840,8 @@ static __attribute__((noinline)) void free_remote_slow(hak_slab *s, slab_block *
 void slab_free_remote(hak_slab *s, slab_block *b)
 {
     hak_heap *owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
-    if (owner != NULL && borrow_from_idle_owner(owner, s, b)) {
-        count_remote_free(s->class_idx);
-        return;
-    }
-    free_remote_slow(s, b);
+    if (owner == NULL || !borrow_from_idle_owner(owner, b, s->class_idx))
+        free_remote_slow(s, b);
 }
 
 /* An owner's free made the slab empty, or landed in a parked slab. */
