@@ -120,12 +120,12 @@ static void test_remote_frees_are_drained_and_reused(void **state)
 static void *idle_blocks[IDLE_BLOCKS];
 static pthread_barrier_t handed_over, done;
 
-/* Allocates blocks, hands them over, then stays alive without allocating. */
-static void *idle_owner(void *arg)
+/* Allocates IDLE_BLOCKS blocks of `size` bytes, hands them over, then stays
+ * alive without allocating. */
+static void *idle_owner(void *size)
 {
-    (void)arg;
     for (int i = 0; i < IDLE_BLOCKS; i++)
-        idle_blocks[i] = malloc(IDLE_SIZE);
+        idle_blocks[i] = malloc((size_t)(uintptr_t)size);
     pthread_barrier_wait(&handed_over);
     pthread_barrier_wait(&done);
     return NULL;
@@ -137,7 +137,7 @@ static void test_idle_owner_pages_are_adopted(void **state)
     pthread_t t;
     pthread_barrier_init(&handed_over, NULL, 2);
     pthread_barrier_init(&done, NULL, 2);
-    assert_int_equal(pthread_create(&t, NULL, idle_owner, NULL), 0);
+    assert_int_equal(pthread_create(&t, NULL, idle_owner, (void *)(uintptr_t)IDLE_SIZE), 0);
     pthread_barrier_wait(&handed_over);
     for (int i = 0; i < IDLE_BLOCKS; i++)
         free(idle_blocks[i]); /* into the idle thread's (full) pages */
@@ -170,19 +170,6 @@ static void test_idle_owner_pages_are_adopted(void **state)
 #define LENT_BLOCKS 200
 #define LENT_SIZE 160 /* a class no other test here uses: its current slab is none */
 
-static void *lent_blocks[IDLE_BLOCKS];
-
-/* Allocates tiny blocks, hands them over, then idles like idle_owner. */
-static void *idle_tiny_owner(void *arg)
-{
-    (void)arg;
-    for (int i = 0; i < IDLE_BLOCKS; i++)
-        lent_blocks[i] = malloc(LENT_SIZE);
-    pthread_barrier_wait(&handed_over);
-    pthread_barrier_wait(&done);
-    return NULL;
-}
-
 /* Frees the first LENT_BLOCKS of the idle thread's blocks, then exits
  * without allocating again: it borrowed them, and must pass them on. */
 static void *free_and_leave(void *arg)
@@ -190,14 +177,14 @@ static void *free_and_leave(void *arg)
     (void)arg;
     free(malloc(16)); /* a heap, whose clock is now */
     for (int i = 0; i < LENT_BLOCKS; i++)
-        free(lent_blocks[i]);
+        free(idle_blocks[i]);
     return NULL;
 }
 
 static bool was_lent(const void *p)
 {
     for (int i = 0; i < LENT_BLOCKS; i++)
-        if (lent_blocks[i] == p)
+        if (idle_blocks[i] == p)
             return true;
     return false;
 }
@@ -208,7 +195,7 @@ static void test_idle_owner_tiny_blocks_are_borrowed_and_passed_on(void **state)
     pthread_t owner, freer;
     pthread_barrier_init(&handed_over, NULL, 2);
     pthread_barrier_init(&done, NULL, 2);
-    assert_int_equal(pthread_create(&owner, NULL, idle_tiny_owner, NULL), 0);
+    assert_int_equal(pthread_create(&owner, NULL, idle_owner, (void *)(uintptr_t)LENT_SIZE), 0);
     pthread_barrier_wait(&handed_over);
     itest_sleep_ms(20); /* well past HAKMEM_MF2_IDLE_THRESHOLD_US */
 
@@ -234,7 +221,7 @@ static void test_idle_owner_tiny_blocks_are_borrowed_and_passed_on(void **state)
     for (int i = 0; i < LENT_BLOCKS; i++)
         free(mine[i]);
     for (int i = LENT_BLOCKS; i < IDLE_BLOCKS; i++)
-        free(lent_blocks[i]);
+        free(idle_blocks[i]);
     pthread_barrier_wait(&done);
     pthread_join(owner, NULL);
 }
