@@ -271,17 +271,18 @@ static void remote_push(hak_slab *s, slab_block *first, slab_block *last)
 
 // ------------------------------------------------------------ orphans
 
+/* A list of free blocks, linked through them, and its length. */
+typedef struct block_chain {
+    slab_block *first;
+    uint32_t count;
+} block_chain;
+
 /* Slabs an exited thread left with live blocks, by class: a thread that
  * needs the class takes one before it cuts a new slab, so their free blocks
  * are used again whoever needs them (whole segments adopted by the first
  * thread to need any class left most of their blocks idle: at 16 threads
  * Larson's slabs were a third full).  Linked through next/prev, so the
  * sweeper can take out the ones remote frees emptied. */
-typedef struct block_chain {
-    slab_block *first;
-    uint32_t count;
-} block_chain;
-
 typedef struct orphan_list {
     pthread_mutex_t lock;
     hak_slab *head;
