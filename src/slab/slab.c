@@ -546,6 +546,9 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
 
 static hak_slab *borrowed_of(hak_heap *h, unsigned cls) { return &h->slab_borrowed[cls]; }
 
+/* The blocks a stand-in holds: its `used` counts down as they come. */
+static uint32_t borrowed_held(const hak_slab *b) { return 0u - b->used; }
+
 bool slab_heap_init(hak_heap *h)
 {
     h->slab_borrowed = hak_meta_alloc(HAK_SLAB_CLASSES * sizeof(hak_slab));
@@ -567,12 +570,13 @@ static void count_remote_free(unsigned cls)
     hak_stat_count_class(cls, HAK_CSTAT_FREE_REMOTE, 1);
 }
 
+/* Adds the chain first..last of n blocks to the stand-in b (the callers
+ * count them: a borrowing free only off its fast path). */
 static void borrow_chain(hak_slab *b, slab_block *first, slab_block *last, uint32_t n)
 {
     last->next = b->free;
     b->free = first;
     b->used -= n;
-    engine_count(b->class_idx, HAK_STAT_TINY_BORROWED_BLOCKS, n);
 }
 
 /* After a borrowing free: its counts, and once the stand-in holds
@@ -585,7 +589,7 @@ static __attribute__((noinline)) void borrowed_after_free(hak_heap *h, hak_slab 
     count_remote_free(cls);
     engine_count(cls, HAK_STAT_TINY_BORROWED_BLOCKS, 1);
     hak_slab *cur = h->slab_cur[cls];
-    if (0u - b->used != BORROWED_SWITCH || cur == b)
+    if (borrowed_held(b) != BORROWED_SWITCH || cur == b)
         return; /* (more: the slow path takes the stand-in first anyway) */
     if (cur != &slab_empty)
         list_push(h, cur, SLAB_AVAIL);
@@ -610,12 +614,10 @@ static inline bool borrow_from_idle_owner(hak_heap *owner, slab_block *b, unsign
     if ((int64_t)(me->last_active_us - owner_active) < (int64_t)hak_env.mf2_idle_threshold_us)
         return false;
     hak_slab *mine = borrowed_of(me, cls);
-    uint32_t held = 0u - mine->used;
+    uint32_t held = borrowed_held(mine);
     if (held >= mine->capacity)
         return false;
-    b->next = mine->free;
-    mine->free = b;
-    mine->used--;
+    borrow_chain(mine, b, b, 1);
     if (__builtin_expect(hak_stats_enabled, 0) || held + 1 == BORROWED_SWITCH)
         borrowed_after_free(me, mine);
     return true;
@@ -636,6 +638,7 @@ static void borrow_remote(hak_slab *into, hak_slab *s)
     for (; tail->next != NULL; tail = tail->next)
         n++;
     borrow_chain(into, list, tail, n);
+    engine_count(into->class_idx, HAK_STAT_TINY_BORROWED_BLOCKS, n);
     engine_count(s->class_idx, HAK_STAT_TINY_IDLE_ADOPTIONS, 1);
 }
 
@@ -665,10 +668,10 @@ static void steal_pending(hak_heap *victim, void *into)
 
 /* A thread that leaves, or at its purge tick holds borrowed blocks of a
  * class it is not allocating from, puts them in the class's depot for the
- * next thread that needs the class: given back to their slabs they would wait for their idle
- * owners again (Larson's workers exit every round: the blocks they had
- * borrowed went back to the waiting main thread and RSS grew 20 MiB a
- * second).  The sweep gives those nobody took back to their slabs. */
+ * next thread that needs the class: given back to their slabs they would
+ * wait for their idle owners again (Larson's workers exit every round: the
+ * blocks they had borrowed went back to the waiting main thread and RSS grew
+ * 20 MiB a second).  The sweep gives those nobody took back to their slabs. */
 static void depot_put(hak_slab *b)
 {
     if (b->free == NULL)
@@ -680,7 +683,7 @@ static void depot_put(hak_slab *b)
     orphan_lock(l);
     last->next = l->borrowed.first;
     __atomic_store_n(&l->borrowed.first, b->free, __ATOMIC_RELAXED); /* peeked by depot_take */
-    l->borrowed.count += 0u - b->used;
+    l->borrowed.count += borrowed_held(b);
     pthread_mutex_unlock(&l->lock);
     b->free = NULL;
     b->used = 0;
