@@ -2,7 +2,7 @@
  * The large tier: blocks above 1 MiB (and blocks whose alignment no class
  * can give), each its own mapping.
  *
- * The header sits just before the block, in a 64 KiB unit that lies wholly
+ * The header sits just before the block, in a registry unit that lies wholly
  * inside the mapping, and the registry points that unit at the header: a
  * pointer into some other mapping that happens to share the unit's address
  * range is told apart by comparing it with header->user.  Freed mappings

@@ -2,7 +2,8 @@
  * The OS layer: every mapping hakmem makes goes through here.
  *
  * Tiers take memory in spans: 2 MiB chunks (SuperSlabs, mid and pool slabs)
- * or 64 KiB units (tiny slabs when SuperSlabs are off), both aligned to their
+ * or 64 KiB units (small shared-pool slabs; tiny slabs two by two when
+ * SuperSlabs are off), both aligned to their
  * size and carved from large reservations, so a span never costs an mmap plus
  * two munmaps (half the earlier hakmem's run time went there: seed 004).
  * A freed span waits in a cache; after HAKMEM_PURGE_DELAY_MS its pages go

@@ -1,5 +1,5 @@
 /*
- * The address registry: which 64 KiB units of the address space hakmem owns,
+ * The address registry: which 32 KiB units of the address space hakmem owns,
  * and the metadata that owns each.
  *
  * free() of any pointer asks the registry first, so a pointer hakmem never
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HAK_UNIT_SHIFT 16
+#define HAK_UNIT_SHIFT 15 /* a tiny slab's (SLAB_SHIFT) */
 #define HAK_UNIT_SIZE ((size_t)1 << HAK_UNIT_SHIFT)
 #define HAK_ADDR_BITS 47 /* user space on x86-64 and arm64 with 4-level tables */
 #define HAK_REG_LEAF_BITS 16

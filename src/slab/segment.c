@@ -19,9 +19,9 @@ static void orphans_lock_take(void)
 
 // ------------------------------------------------------------ layout
 
-static uint32_t segment_slabs(void)
+uint32_t segment_slabs(void)
 {
-    return hak_env.tiny_use_superslab ? SUPERSLAB_SLABS : 1;
+    return hak_env.tiny_use_superslab ? SUPERSLAB_SLABS : STANDALONE_SLABS;
 }
 
 char *segment_slab_base(const hak_slab *s)
@@ -62,7 +62,7 @@ static void segment_link(hak_heap *h, slab_segment *g)
     pthread_mutex_unlock(&h->segments_lock);
 }
 
-static uint32_t free_mask_of(const slab_segment *g)
+static slab_mask free_mask_of(const slab_segment *g)
 {
     /* Acquire: the descriptors of slabs another thread freed. */
     return __atomic_load_n(&g->free_mask, __ATOMIC_ACQUIRE);
@@ -73,7 +73,7 @@ static uint32_t free_mask_of(const slab_segment *g)
 static slab_segment *segment_new(hak_heap *h)
 {
     uint32_t n = segment_slabs();
-    enum hak_span_kind kind = n == 1 ? HAK_SPAN_UNIT : HAK_SPAN_CHUNK;
+    enum hak_span_kind kind = n == SUPERSLAB_SLABS ? HAK_SPAN_CHUNK : HAK_SPAN_UNIT;
     bool zeroed;
     slab_segment *g = hak_span_alloc(kind, &zeroed);
     if (g == NULL)
@@ -113,10 +113,13 @@ static void segment_unmap(slab_segment *g, bool idle)
 
 // ------------------------------------------------------------ slabs
 
-static uint32_t run_mask(unsigned units) { return units >= 32 ? UINT32_MAX : (1u << units) - 1; }
+static slab_mask run_mask(unsigned units)
+{
+    return units >= SUPERSLAB_SLABS ? ~(slab_mask)0 : ((slab_mask)1 << units) - 1;
+}
 
 /* The first free run of `units` units in mask m, aligned to `units`, or -1. */
-static int free_run(const slab_segment *g, uint32_t m, unsigned units)
+static int free_run(const slab_segment *g, slab_mask m, unsigned units)
 {
     for (unsigned i = 0; i + units <= g->slab_count; i += units)
         if (((m >> i) & run_mask(units)) == run_mask(units))
@@ -124,7 +127,7 @@ static int free_run(const slab_segment *g, uint32_t m, unsigned units)
     return -1;
 }
 
-uint32_t segment_slab_heads(const slab_segment *g)
+slab_mask segment_slab_heads(const slab_segment *g)
 {
     return segment_all_slabs(g) & ~free_mask_of(g) &
            ~__atomic_load_n(&g->cont_mask, __ATOMIC_RELAXED);
@@ -134,14 +137,14 @@ uint32_t segment_slab_heads(const slab_segment *g)
  * may set free bits meanwhile (slabs they return), never clear them. */
 static int take_run(slab_segment *g, unsigned units)
 {
-    uint32_t m = free_mask_of(g);
+    slab_mask m = free_mask_of(g);
     int i;
     do {
         if ((i = free_run(g, m, units)) < 0)
             return -1;
     } while (!__atomic_compare_exchange_n(&g->free_mask, &m, m & ~(run_mask(units) << i), true,
                                           __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE));
-    __atomic_fetch_or(&g->cont_mask, (run_mask(units) << i) & ~(1u << i), __ATOMIC_RELAXED);
+    __atomic_fetch_or(&g->cont_mask, (run_mask(units) << i) & ~((slab_mask)1 << i), __ATOMIC_RELAXED);
     return i;
 }
 
@@ -192,12 +195,12 @@ hak_slab *segment_take_slab(hak_heap *h, unsigned units)
     return s;
 }
 
-uint32_t segment_all_slabs(const slab_segment *g)
+slab_mask segment_all_slabs(const slab_segment *g)
 {
-    return g->slab_count == 32 ? UINT32_MAX : (1u << g->slab_count) - 1;
+    return run_mask(g->slab_count);
 }
 
-static bool all_free(const slab_segment *g, uint32_t m) { return m == segment_all_slabs(g); }
+static bool all_free(const slab_segment *g, slab_mask m) { return m == segment_all_slabs(g); }
 
 static void slab_release_pages(hak_slab *s)
 {
@@ -232,7 +235,7 @@ static bool segment_idle(const slab_segment *g, uint64_t now, bool force)
 /* Marks s's units free in its segment, their pages released if `purge`;
  * returns the segment's free mask after.  Unless the caller owns the
  * segment, it may be released at once: not touched after. */
-static uint32_t return_run(hak_slab *s, uint64_t empty_ms, bool purge)
+static slab_mask return_run(hak_slab *s, uint64_t empty_ms, bool purge)
 {
     slab_segment *g = s->segment;
     unsigned i = (unsigned)(s - g->slabs), units = s->units;
@@ -248,7 +251,7 @@ static uint32_t return_run(hak_slab *s, uint64_t empty_ms, bool purge)
         if (purge)
             slab_release_pages(u);
     }
-    uint32_t run = run_mask(units) << i;
+    slab_mask run = run_mask(units) << i;
     __atomic_fetch_and(&g->cont_mask, ~run, __ATOMIC_RELAXED);
     /* Release: the descriptors above, to the owner that takes the run;
      * acquire: those of slabs other threads returned, read when g is all
@@ -263,7 +266,7 @@ void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
     slab_segment *g = s->segment;
     /* Stable while we hold a slab of g: only h itself gives g away. */
     bool owned = __atomic_load_n(&g->owner, __ATOMIC_RELAXED) == h;
-    uint32_t m = return_run(s, empty_ms, hak_purge_delay_ms() == 0);
+    slab_mask m = return_run(s, empty_ms, hak_purge_delay_ms() == 0);
     if (owned && all_free(g, m)) {
         /* Under the lock no idle purge holds a slab of g: all free still? */
         pthread_mutex_lock(&h->segments_lock);
@@ -280,14 +283,14 @@ void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms)
  * (one that another thread's frees emptied, or an orphan). */
 static void purge_segment(slab_segment **list, slab_segment *g, uint64_t now, bool force)
 {
-    uint32_t m = free_mask_of(g);
+    slab_mask m = free_mask_of(g);
     if (all_free(g, m)) {
         list_unlink(list, g);
         segment_unmap(g, segment_idle(g, now, force));
         return;
     }
     for (; m != 0; m &= m - 1)
-        purge_free_slab(&g->slabs[__builtin_ctz(m)], now, force);
+        purge_free_slab(&g->slabs[__builtin_ctzll(m)], now, force);
 }
 
 void segment_purge(hak_heap *h, bool force)
@@ -306,7 +309,7 @@ void segment_purge(hak_heap *h, bool force)
  * would; false if the owner (or another thread's return) got there first. */
 static bool claim_free_slab(slab_segment *g, unsigned i)
 {
-    uint32_t bit = 1u << i, m = free_mask_of(g);
+    slab_mask bit = (slab_mask)1 << i, m = free_mask_of(g);
     do {
         if ((m & bit) == 0)
             return false;
@@ -321,13 +324,13 @@ void segment_purge_idle(hak_heap *h, bool force)
         return; /* its owner is at it */
     uint64_t now = hak_now_ms();
     for (slab_segment *g = h->segments; g != NULL; g = g->next) {
-        for (uint32_t m = free_mask_of(g); m != 0; m &= m - 1) {
-            unsigned i = (unsigned)__builtin_ctz(m);
+        for (slab_mask m = free_mask_of(g); m != 0; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctzll(m);
             if (!claim_free_slab(g, i))
                 continue;
             purge_free_slab(&g->slabs[i], now, force);
             /* Release: `purged`, to the owner that takes the slab next. */
-            __atomic_fetch_or(&g->free_mask, 1u << i, __ATOMIC_RELEASE);
+            __atomic_fetch_or(&g->free_mask, (slab_mask)1 << i, __ATOMIC_RELEASE);
         }
     }
     pthread_mutex_unlock(&h->segments_lock);

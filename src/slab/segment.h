@@ -15,13 +15,16 @@
 
 #include "slab.h"
 
-/* A free slab of `units` consecutive 64 KiB units from one of h's segments
+/* Slabs per segment: SUPERSLAB_SLABS, or STANDALONE_SLABS with SuperSlabs
+ * off. */
+uint32_t segment_slabs(void);
+/* A free slab of `units` consecutive SLAB_SIZE units from one of h's segments
  * (mapping a new segment if none has room), marked in use but not yet given
  * a class; NULL when out of memory.  The registry points every unit at the
  * first unit's descriptor. */
 hak_slab *segment_take_slab(hak_heap *h, unsigned units);
 /* The in-use slabs of g, one bit each, at their first unit. */
-uint32_t segment_slab_heads(const slab_segment *g);
+slab_mask segment_slab_heads(const slab_segment *g);
 /* The empty slab s, owned by h, leaves its class; it has been empty since
  * empty_ms (the purge delay counts from there).  If h owns the segment too
  * and that left every slab free, the segment goes back to the OS layer;
@@ -30,7 +33,7 @@ void segment_return_slab(hak_heap *h, hak_slab *s, uint64_t empty_ms);
 /* The same from a thread that does not own s (taken from an idle heap), with
  * its pages released now: their owner is not there to purge them. */
 void segment_return_idle_slab(hak_slab *s, uint64_t empty_ms);
-uint32_t segment_all_slabs(const slab_segment *g);
+slab_mask segment_all_slabs(const slab_segment *g);
 char *segment_slab_base(const hak_slab *s);
 
 /* Thread exit: h's segments go back to the OS layer if all free, or wait,

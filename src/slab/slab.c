@@ -447,15 +447,20 @@ static hak_slab *own_slab(hak_heap *h, unsigned cls)
     return adopt_slab(h, cls);
 }
 
-/* 64 KiB holds 8 or more blocks up to 8 KiB; larger (MF2) classes take 2
- * or 4 units, so a page holds 8-14 blocks and refills stay rare (with one
- * unit, an 18 KiB class refilled on 94% of its allocations). */
+/* A tiny slab is one unit.  MF2's pages are 64 KiB, which holds 8 or more
+ * blocks up to 8 KiB; larger classes take 4 or 8 units, so a page holds
+ * 8-14 blocks and refills stay rare (with 64 KiB, an 18 KiB class refilled
+ * on 94% of its allocations).  A segment bounds both. */
+#define MF2_PAGE_MIN ((size_t)64 << 10)
+
 static unsigned slab_units(unsigned cls)
 {
+    if (cls < HAK_TINY_CLASSES)
+        return 1;
+    size_t want = 8u * hak_class_size[cls] > MF2_PAGE_MIN ? 8u * hak_class_size[cls] : MF2_PAGE_MIN;
     unsigned units = 1;
-    if (hak_env.tiny_use_superslab)
-        while ((size_t)units * SLAB_SIZE < 8u * hak_class_size[cls])
-            units *= 2;
+    while (units < segment_slabs() && (size_t)units * SLAB_SIZE < want)
+        units *= 2;
     return units;
 }
 

@@ -1,7 +1,7 @@
 /*
  * The tiny tier: blocks of 16 B .. 1024 B.
  *
- * A slab is 64 KiB of one class, owned by one thread.  The owner allocates
+ * A slab is 32 KiB of one class, owned by one thread.  The owner allocates
  * from `free` and frees onto it with plain loads and stores (one list: an
  * owner's frees are handed out again without a refill, and the block freed
  * last, warm in the cache, goes out first); any other thread pushes onto
@@ -15,8 +15,8 @@
  * while the owner idles, but a thread that frees into it then borrows the
  * block for its own allocations (slab.c, borrowed blocks).
  *
- * Slabs live in segments: a 2 MiB SuperSlab of 32 slabs, or (with
- * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of one.  The segment header,
+ * Slabs live in segments: a 2 MiB SuperSlab of 64 slabs, or (with
+ * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of two (an OS-layer unit).  The segment header,
  * with every slab's descriptor, sits at the start of the segment.
  */
 #ifndef HAK_SLAB_H
@@ -29,9 +29,16 @@
 #include "../stats/count.h"
 #include "../thread.h"
 
-#define SLAB_SHIFT 16
+/* 32 KiB, not 64: a thread holds a partly used slab or two of every class it
+ * uses, and of the larger tiny classes the count it holds rises and falls,
+ * so half-size slabs leave it half the slack (tiny_random at 16 threads:
+ * 56 -> 53 MiB peak; Larson 91 -> 80 MiB). */
+#define SLAB_SHIFT 15
 #define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
-#define SUPERSLAB_SLABS 32 /* HAK_CHUNK_SIZE / SLAB_SIZE */
+#define SUPERSLAB_SLABS 64 /* HAK_CHUNK_SIZE / SLAB_SIZE */
+#define STANDALONE_SLABS 2 /* the OS layer's 64 KiB unit / SLAB_SIZE */
+
+typedef uint64_t slab_mask; /* a segment's slabs, bit i for slab i */
 
 typedef struct slab_block {
     struct slab_block *next;
@@ -69,7 +76,7 @@ typedef struct hak_slab {
     struct hak_heap *owner; /* written by the owner or adopter, read by every free */
     uint8_t class_idx;
     uint8_t where; /* SLAB_FULL: parked, and SLAB_PARKED set in `remote` until claimed */
-    uint8_t units; /* 64 KiB units the slab spans (1, or 2-4 for large mid classes) */
+    uint8_t units; /* SLAB_SIZE units the slab spans (1 tiny, 2-8 MF2) */
     bool purged;
     uint32_t capacity;
     uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
@@ -88,8 +95,8 @@ typedef struct slab_segment {
     struct hak_heap *owner;
     struct slab_segment *next, *prev;
     uint32_t slab_count;
-    uint32_t free_mask; /* bit i: slab i belongs to no class */
-    uint32_t cont_mask; /* bit i: unit i continues the slab before it */
+    slab_mask free_mask; /* bit i: slab i belongs to no class */
+    slab_mask cont_mask; /* bit i: unit i continues the slab before it */
     uint32_t header_bytes;
     enum hak_span_kind span_kind;
     hak_slab slabs[];

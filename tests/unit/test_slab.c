@@ -65,10 +65,14 @@ static void test_superslab_carving(void **state)
     assert_int_equal((uintptr_t)s->start % 4096, 0);
     /* Only part of the slab is carved at first: pages are touched on demand. */
     assert_true(s->carved < s->capacity);
-    /* Every unit of the SuperSlab points at its own slab descriptor. */
-    for (uint32_t i = 0; i < g->slab_count; i++)
+    /* Every unit of the SuperSlab points at its slab's descriptor: its own,
+     * or for a unit that continues a multi-unit (MF2) slab, the first's. */
+    for (uint32_t i = 0, head = 0; i < g->slab_count; i++) {
+        if ((g->cont_mask >> i & 1) == 0)
+            head = i;
         assert_ptr_equal(hak_reg_meta(hak_reg_lookup((char *)g + i * SLAB_SIZE + 100)),
-                         &g->slabs[i]);
+                         &g->slabs[head]);
+    }
     hak_free(p);
 }
 
@@ -229,15 +233,19 @@ static void test_empty_slab_waits_for_its_notification(void **state)
     free(blocks);
 }
 
+/* Blocks a thread leaves live: fewer than a slab holds, the first slab of
+ * a segment (after the header) too. */
+#define LEAKED 300
+
 typedef struct leaked {
-    void *blocks[1000];
+    void *blocks[LEAKED];
     slab_segment *segment;
 } leaked;
 
 static void *allocate_and_exit(void *arg)
 {
     leaked *l = arg;
-    for (int i = 0; i < 1000; i++)
+    for (int i = 0; i < LEAKED; i++)
         l->blocks[i] = hak_malloc(SIZE);
     l->segment = slab_of(l->blocks[0])->segment;
     return NULL;
@@ -285,17 +293,17 @@ static void test_exited_thread_slabs_are_adopted(void **state)
     assert_ptr_equal(slab_of(a.block), s);
     /* It exited too: orphaned again, with its block and the leaked ones. */
     assert_null(__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE));
-    assert_int_equal(s->used, 1001);
+    assert_int_equal(s->used, LEAKED + 1);
 
     /* A thread that frees into an orphaned slab takes it over: its frees
      * are owner frees from then on, and the last one gives the slab back. */
-    batch b = {l.blocks, 500};
+    batch b = {l.blocks, LEAKED / 2};
     assert_int_equal(pthread_create(&t, NULL, free_batch_with_heap, &b), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
-    assert_int_equal(s->used, 501);
+    assert_int_equal(s->used, LEAKED / 2 + 1);
     hak_free(a.block);
     assert_ptr_equal(__atomic_load_n(&s->owner, __ATOMIC_ACQUIRE), hak_tls_heap);
-    for (int i = 500; i < 1000; i++)
+    for (int i = LEAKED / 2; i < LEAKED; i++)
         hak_free(l.blocks[i]);
     assert_int_equal(s->where, SLAB_NO_CLASS);
 
@@ -307,8 +315,8 @@ static void test_exited_thread_slabs_are_adopted(void **state)
     hak_free(c.block);
 }
 
-/* Run as `test_slab standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: each
- * slab must be a 64 KiB segment of its own. */
+/* Run as `test_slab standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: slabs
+ * must come in 64 KiB segments of two. */
 static int standalone_check(void)
 {
     enum { N = 5000 };
@@ -316,8 +324,8 @@ static int standalone_check(void)
     for (int i = 0; i < N; i++)
         p[i] = hak_malloc(SIZE);
     slab_segment *g = slab_of(p[0])->segment;
-    int ok = hak_env.tiny_use_superslab == 0 && g->slab_count == 1 &&
-             (uintptr_t)g % SLAB_SIZE == 0 && slab_of(p[N - 1])->segment != g &&
+    int ok = hak_env.tiny_use_superslab == 0 && g->slab_count == STANDALONE_SLABS &&
+             (uintptr_t)g % (STANDALONE_SLABS * SLAB_SIZE) == 0 && slab_of(p[N - 1])->segment != g &&
              hak_reg_lookup((char *)g + SLAB_SIZE) != hak_reg_lookup(g);
     for (int i = 0; i < N; i++)
         hak_free(p[i]);
