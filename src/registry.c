@@ -6,8 +6,8 @@
 #include "os.h"
 #include "stats/stats.h"
 
-/* 2^15 leaf pointers (256 KiB of .bss, touched only where used); each leaf
- * covers 4 GiB with 2^16 entries and is mapped on first use, never freed:
+/* 2^16 leaf pointers (512 KiB of .bss, touched only where used); each leaf
+ * covers 2 GiB with 2^16 entries and is mapped on first use, never freed:
  * a reader may hold a leaf pointer at any time without a lock. */
 uintptr_t *hak_reg_top[(size_t)1 << HAK_REG_TOP_BITS];
 
