@@ -139,9 +139,11 @@ void hak_heap_tick(hak_heap *h)
 {
     h->ticks = HAK_HEAP_TICK_ALLOCS;
     /* The owner is active (idle adoption reads this): stamped here, every
-     * few thousand allocations, rather than with a clock read per refill. */
-    __atomic_store_n(&h->last_active_us, hak_now_us(), __ATOMIC_RELAXED);
-    uint64_t now = hak_now_ms();
+     * few thousand allocations, rather than with a clock read per refill.
+     * One read serves both: hak_now_ms reads the same coarse clock. */
+    uint64_t now_us = hak_now_us();
+    __atomic_store_n(&h->last_active_us, now_us, __ATOMIC_RELAXED);
+    uint64_t now = now_us / 1000;
     if (now - h->last_purge_ms <= hak_purge_delay_ms() / 4)
         return;
     h->last_purge_ms = now;

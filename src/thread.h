@@ -86,7 +86,7 @@ hak_heap *hak_heap_acquire(void);
  * down in track_left anyway (alloc.c), so the beat costs it nothing, and a
  * thread that keeps allocating from slabs that never run out still beats. */
 #define HAK_HEAP_TICK_ALLOCS 4096u
-#define HAK_HEAP_TICK_BYTES ((int64_t)256 << 10)
+#define HAK_HEAP_TICK_BYTES ((int64_t)1 << 20)
 #define HAK_HEAP_TICK_SLOW 64u /* a slow path counts as this many allocations */
 void hak_heap_tick(hak_heap *h);
 

@@ -406,13 +406,13 @@ static void test_idle_threads_slabs_purged_by_another(void **state)
         jobs[i] = (idle_job){.seed = (uint64_t)i + 77};
         assert_int_equal(pthread_create(&t[i], NULL, idle_worker, &jobs[i]), 0);
     }
-    /* Allocate steadily meanwhile: 64 KiB every 5 ms beats the heartbeat
-     * (hak_heap_tick) several times a purge delay. */
+    /* Allocate steadily meanwhile: 256 KiB every 5 ms beats the heartbeat
+     * (hak_heap_tick, once a MiB) a dozen times a purge delay. */
     while (atomic_load(&idle_workers_left) > 0) {
-        void *p[8];
-        for (int k = 0; k < 8; k++)
+        void *p[32];
+        for (int k = 0; k < 32; k++)
             p[k] = malloc(8 * KiB);
-        for (int k = 0; k < 8; k++)
+        for (int k = 0; k < 32; k++)
             free(p[k]);
         itest_sleep_ms(5);
     }
