@@ -3,12 +3,12 @@
  *
  * Tiers take memory in spans: 2 MiB chunks (SuperSlabs, mid and pool slabs)
  * or 64 KiB units (small shared-pool slabs; tiny slabs two by two when
- * SuperSlabs are off), both aligned to their
- * size and carved from large reservations, so a span never costs an mmap plus
- * two munmaps (half the earlier hakmem's run time went there: seed 004).
- * A freed span waits in a cache; after HAKMEM_PURGE_DELAY_MS its pages go
- * back to the OS with madvise(MADV_DONTNEED), in batches, from slow paths
- * only: a page faulted in again costs 11-14 us on our machines.
+ * SuperSlabs are off), both aligned to their size and carved from large
+ * reservations, so a span never costs an mmap plus two munmaps (half the
+ * earlier hakmem's run time went there: seed 004).  A freed span waits in a
+ * cache; after HAKMEM_PURGE_DELAY_MS its pages go back to the OS with
+ * madvise(MADV_DONTNEED), in batches, from slow paths only: a page faulted
+ * in again costs 11-14 us on our machines.
  */
 #ifndef HAK_OS_H
 #define HAK_OS_H

@@ -144,7 +144,8 @@ static int take_run(slab_segment *g, unsigned units)
             return -1;
     } while (!__atomic_compare_exchange_n(&g->free_mask, &m, m & ~(run_mask(units) << i), true,
                                           __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE));
-    __atomic_fetch_or(&g->cont_mask, (run_mask(units) << i) & ~((slab_mask)1 << i), __ATOMIC_RELAXED);
+    __atomic_fetch_or(&g->cont_mask, (run_mask(units) << i) & ~((slab_mask)1 << i),
+                      __ATOMIC_RELAXED);
     return i;
 }
 
@@ -195,10 +196,7 @@ hak_slab *segment_take_slab(hak_heap *h, unsigned units)
     return s;
 }
 
-slab_mask segment_all_slabs(const slab_segment *g)
-{
-    return run_mask(g->slab_count);
-}
+slab_mask segment_all_slabs(const slab_segment *g) { return run_mask(g->slab_count); }
 
 static bool all_free(const slab_segment *g, slab_mask m) { return m == segment_all_slabs(g); }
 

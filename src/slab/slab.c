@@ -457,7 +457,9 @@ static unsigned slab_units(unsigned cls)
 {
     if (cls < HAK_TINY_CLASSES)
         return 1;
-    size_t want = 8u * hak_class_size[cls] > MF2_PAGE_MIN ? 8u * hak_class_size[cls] : MF2_PAGE_MIN;
+    size_t want = 8u * (size_t)hak_class_size[cls];
+    if (want < MF2_PAGE_MIN)
+        want = MF2_PAGE_MIN;
     unsigned units = 1;
     while (units < segment_slabs() && (size_t)units * SLAB_SIZE < want)
         units *= 2;

@@ -16,8 +16,9 @@
  * block for its own allocations (slab.c, borrowed blocks).
  *
  * Slabs live in segments: a 2 MiB SuperSlab of 64 slabs, or (with
- * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of two (an OS-layer unit).  The segment header,
- * with every slab's descriptor, sits at the start of the segment.
+ * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of two (an OS-layer unit).
+ * The segment header, with every slab's descriptor, sits at the start of
+ * the segment.
  */
 #ifndef HAK_SLAB_H
 #define HAK_SLAB_H
@@ -32,7 +33,7 @@
 /* 32 KiB, not 64: a thread holds a partly used slab or two of every class it
  * uses, and of the larger tiny classes the count it holds rises and falls,
  * so half-size slabs leave it half the slack (tiny_random at 16 threads:
- * 56 -> 53 MiB peak; Larson 91 -> 80 MiB). */
+ * 56 -> 53 MiB peak; Larson 93 -> 85 MiB). */
 #define SLAB_SHIFT 15
 #define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
 #define SUPERSLAB_SLABS 64 /* HAK_CHUNK_SIZE / SLAB_SIZE */
