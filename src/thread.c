@@ -79,7 +79,8 @@ hak_heap *hak_heap_acquire(void)
     }
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++)
         h->slab_cur[c] = &slab_empty;
-    h->last_active_us = hak_now_us();
+    /* Read by other threads' frees (borrowing) without a lock. */
+    __atomic_store_n(&h->last_active_us, hak_now_us(), __ATOMIC_RELAXED);
     pthread_mutex_init(&h->segments_lock, NULL);
     spool_cache_init(h);
     h->ticks = HAK_HEAP_TICK_ALLOCS;

@@ -850,7 +850,10 @@ static __attribute__((noinline)) void free_remote_slow(hak_slab *s, slab_block *
 
 void slab_free_remote(hak_slab *s, slab_block *b)
 {
-    hak_heap *owner = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+    /* Acquire, as queue_on_owner's: the owner's heap is read next, and its
+     * fields were set before the owner published itself (slab_init,
+     * take_orphan). */
+    hak_heap *owner = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
     if (owner == NULL || !borrow_from_idle_owner(owner, b, s->class_idx))
         free_remote_slow(s, b);
 }
