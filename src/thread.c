@@ -123,7 +123,7 @@ void hak_heap_purge(hak_heap *h, bool force)
         /* Blocks idle in the thread caches would keep their slabs alive. */
         spool_cache_flush(h, true);
         spool_cache_init(h);
-        slab_heap_leave_borrowed(h, force);
+        slab_heap_leave_stash(h, force);
         h->last_cache_flush_ms = now;
     }
     bool turn = ownerless_purge_turn(now, force);

@@ -44,9 +44,11 @@ typedef struct hak_heap {
     heap_slab_list slab_full[HAK_SLAB_CLASSES];
     /* An emptied slab kept for the class's next new slab (slab.c). */
     struct hak_slab *slab_spare[HAK_SLAB_CLASSES];
-    /* Per class, blocks of idle threads' slabs this thread hands out before
-     * its own, threaded on a stand-in slab (slab.c, borrowed blocks). */
-    struct hak_slab *slab_borrowed;
+    /* Per class, blocks held outside their slabs and handed out first,
+     * threaded on a stand-in slab: the thread's own frees into MF2 pages it
+     * is not allocating from, and blocks of idle threads' slabs (slab.c, the
+     * stash). */
+    struct hak_slab *slab_stash;
     /* Full slabs that received remote frees, pushed by the freeing threads. */
     struct hak_slab *slab_pending;
     uint64_t last_active_us; /* the owner's last tick (idle adoption) */

@@ -11,9 +11,11 @@
  * its remote frees again (seed 000).  A slab the owner found full is parked
  * off its lists, marked by SLAB_PARKED in `remote`; the first remote free
  * into it queues it on the owner's `slab_pending` stack so the owner finds
- * it again (the handshake: slab.c, remote_push).  A slab stays its owner's
- * while the owner idles, but a thread that frees into it then borrows the
- * block for its own allocations (slab.c, borrowed blocks).
+ * it again (the handshake: slab.c, remote_push).  An owner's free into an
+ * MF2 page other than the current one goes to the class's stash, which hands
+ * blocks out last-freed first across pages (slab.c, the stash).  A slab
+ * stays its owner's while the owner idles, but a thread that frees into it
+ * then borrows the block into its own stash.
  *
  * Slabs live in segments: a 2 MiB SuperSlab of 64 slabs, or (with
  * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of two (an OS-layer unit).
@@ -53,7 +55,7 @@ enum slab_where {
     SLAB_FULL,
     SLAB_ORPHAN,
     SLAB_SPARE,
-    SLAB_BORROWED, /* not a slab: a heap's stand-in for its borrowed blocks */
+    SLAB_STASH, /* not a slab: a heap's stand-in for blocks held outside their slabs */
 };
 
 /* The slab's remote-notification state.  PUSHING and QUEUED keep the slab
@@ -79,6 +81,7 @@ typedef struct hak_slab {
     uint8_t where; /* SLAB_FULL: parked, and SLAB_PARKED set in `remote` until claimed */
     uint8_t units; /* SLAB_SIZE units the slab spans (1 tiny, 2-8 MF2) */
     bool purged;
+    bool stashes; /* the owner's frees into it, while not current, go to its stash */
     uint32_t capacity;
     uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
     char *start;
@@ -109,14 +112,15 @@ extern hak_slab slab_empty;
 bool slab_heap_init(hak_heap *h);
 void *slab_alloc_slow(hak_heap *h, unsigned cls);
 void slab_free_owner_slow(hak_heap *h, hak_slab *s);
+void slab_free_to_stash(hak_heap *h, hak_slab *s, slab_block *b);
 void slab_free_remote(hak_slab *s, slab_block *b);
 /* The heap's slabs go back: empty ones to their segments, the rest onto
  * their class's orphan list for a thread that needs the class. */
 void slab_heap_abandon(hak_heap *h);
-/* The blocks of idle threads' slabs that h borrowed and has not handed out
- * go to a depot for the next thread that needs their class (slab.c): all,
- * or those of classes h is not allocating from. */
-void slab_heap_leave_borrowed(hak_heap *h, bool all);
+/* The stashed blocks h has not handed out leave its stashes: its own go back
+ * to their slabs, the borrowed ones (all, or those of classes h is not
+ * allocating from) to a depot for the next thread that needs their class. */
+void slab_heap_leave_stash(hak_heap *h, bool all);
 /* Returns the pages of the heap's long-empty slabs to the OS. */
 void slab_heap_purge(hak_heap *h, bool force);
 /* The same from another thread, while h's own thread idles: the spares and
@@ -153,9 +157,13 @@ static inline void slab_free(hak_slab *s, void *p)
     hak_heap *h = hak_tls_heap;
     slab_block *b = p;
     if (__builtin_expect(__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h, 1)) {
+        hak_count_owner_free(h, s->class_idx);
+        if (__builtin_expect(s->where != SLAB_CURRENT, 0) && s->stashes) {
+            slab_free_to_stash(h, s, b);
+            return;
+        }
         b->next = s->free;
         s->free = b;
-        hak_count_owner_free(h, s->class_idx);
         /* The current slab needs nothing more, even emptied: it stays. */
         uint32_t used = --s->used;
         if (__builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL))
