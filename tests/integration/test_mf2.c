@@ -5,7 +5,9 @@
  * blocks freed into an idle thread's pages are taken by others (tiny slabs'
  * borrowed by the thread that frees them, and passed on when it exits), the
  * pages a thread leaves with live blocks at exit are counted as orphaned,
- * and as adopted when another thread takes them (tiny slabs too).
+ * and as adopted when another thread takes them (tiny slabs too), and an
+ * owner's frees into pages it is not allocating from are handed out again
+ * from its stash.
  * ctest runs it with HAKMEM_STATS=1 and HAKMEM_MF2_IDLE_THRESHOLD_US=1000.
  */
 #include <pthread.h>
@@ -274,6 +276,49 @@ static void test_exit_orphans_pages_and_a_free_adopts_them(void **state)
     }
 }
 
+// ------------------------------------------------------------ the stash
+
+#define STASH_SLOTS 1024
+#define STASH_OPS 200000
+#define STASH_SIZE (9 * KiB) /* one MF2 class: about 14 blocks a page */
+
+/* One thread replaces random blocks of one MF2 class.  Most frees land in
+ * pages other than the current one; stashed, each is handed out by the next
+ * allocation, and refills all but stop.  Left in their pages (as with
+ * HAKMEM_PURGE_DELAY_MS=0, which stashes nothing), a page made current holds
+ * only the hole or two frees left in it: a refill per 1.1 allocations. */
+static void test_frees_into_other_pages_are_handed_out_again(void **state)
+{
+    (void)state;
+    static void *slot[STASH_SLOTS];
+    for (int i = 0; i < STASH_SLOTS; i++) {
+        slot[i] = malloc(STASH_SIZE);
+        itest_fill_ends(slot[i], STASH_SIZE);
+    }
+    unsigned long long refill0 = stat_of("tiers.mid.refill");
+    unsigned long long alloc0 = stat_of("tiers.mid.alloc");
+    uint64_t rng = 11;
+    long bad = 0;
+    for (int i = 0; i < STASH_OPS; i++) {
+        size_t k = (size_t)(itest_rand(&rng) % STASH_SLOTS);
+        bad += !itest_check_ends(slot[k], STASH_SIZE);
+        free(slot[k]);
+        slot[k] = malloc(STASH_SIZE);
+        itest_fill_ends(slot[k], STASH_SIZE);
+    }
+    unsigned long long refills = stat_of("tiers.mid.refill") - refill0;
+    unsigned long long allocs = stat_of("tiers.mid.alloc") - alloc0;
+    print_message("stash: %llu refills for %llu allocations (one per %.1f)\n", refills, allocs,
+                  (double)allocs / (double)(refills ? refills : 1));
+    for (int i = 0; i < STASH_SLOTS; i++) {
+        bad += !itest_check_ends(slot[i], STASH_SIZE);
+        free(slot[i]);
+    }
+    assert_int_equal(bad, 0);
+    assert_true(allocs >= STASH_OPS);
+    assert_true(refills * 20 < allocs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_idle_owner_pages_are_adopted),
         cmocka_unit_test(test_idle_owner_tiny_blocks_are_borrowed_and_passed_on),
         cmocka_unit_test(test_exit_orphans_pages_and_a_free_adopts_them),
+        cmocka_unit_test(test_frees_into_other_pages_are_handed_out_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
