@@ -137,7 +137,7 @@ static bool slab_refill(hak_slab *s)
     return false;
 }
 
-/* Which slabs' frees the owner stashes (slab.c, the stash): MF2 pages'.
+/* Which slabs' frees the owner stashes (the stash, below): MF2 pages'.
  * A tiny slab keeps its frees: stashed, Larson's tiny blocks spread over
  * more slabs (peak at 16 threads 80 -> 94-114 MiB, however few were
  * stashed), for 5% more tiny_random.  Nothing is held back when memory
@@ -918,18 +918,8 @@ void slab_free_owner_slow(hak_heap *h, hak_slab *s)
         hak_heap_count_slow(h);
 }
 
-/* A block back into its slab, by the slab's owner; true if that gave the
- * slab back.  (No tick here: the stash's purge and exit return blocks.) */
-static bool slab_take_back(hak_heap *h, hak_slab *s, slab_block *b, bool idle)
-{
-    b->next = s->free;
-    s->free = b;
-    uint32_t used = --s->used;
-    return s->where != SLAB_CURRENT && (used == 0 || s->where == SLAB_FULL) &&
-           owner_free_slow(h, s, idle);
-}
-
-/* The stash's blocks of h's own slabs go back to them. */
+/* The stash's blocks of h's own slabs go back to them.  (No tick for the
+ * slabs that empties: the purge and thread exit call this.) */
 static void stash_return_own(hak_heap *h, hak_slab *st, bool idle)
 {
     slab_block *k, *next, *kept = NULL;
@@ -938,7 +928,8 @@ static void stash_return_own(hak_heap *h, hak_slab *st, bool idle)
         next = k->next;
         hak_slab *s = hak_reg_meta(hak_reg_lookup(k));
         if (__atomic_load_n(&s->owner, __ATOMIC_RELAXED) == h) {
-            slab_take_back(h, s, k, idle);
+            if (slab_push_own(s, k))
+                owner_free_slow(h, s, idle);
             continue;
         }
         k->next = kept;
@@ -962,8 +953,8 @@ void slab_free_to_stash(hak_heap *h, hak_slab *s, slab_block *b)
         st->stashes = false;
     }
     if (!st->stashes) {
-        if (slab_take_back(h, s, b, false))
-            hak_heap_count_slow(h);
+        if (slab_push_own(s, b))
+            slab_free_owner_slow(h, s);
         return;
     }
     stash_chain(st, b, b, 1);
@@ -974,7 +965,8 @@ void slab_heap_leave_stash(hak_heap *h, bool all)
 {
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
         hak_slab *st = stash_of(h, c);
-        stash_return_own(h, st, true); /* even from a current stash: they pin pages */
+        if (stashes_frees(c)) /* even from a current stash: they pin pages */
+            stash_return_own(h, st, true);
         if (h->slab_cur[c] == st) {
             if (!all)
                 continue;

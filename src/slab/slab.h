@@ -152,6 +152,17 @@ static inline void *slab_alloc(hak_heap *h, unsigned cls)
     return b != NULL ? b : slab_alloc_slow(h, cls);
 }
 
+/* Pushes b back onto s, by s's owner; true if s then needs
+ * slab_free_owner_slow: emptied or parked, and not the current slab (which
+ * needs nothing more, even emptied: it stays). */
+static inline bool slab_push_own(hak_slab *s, slab_block *b)
+{
+    b->next = s->free;
+    s->free = b;
+    uint32_t used = --s->used;
+    return __builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL);
+}
+
 static inline void slab_free(hak_slab *s, void *p)
 {
     hak_heap *h = hak_tls_heap;
@@ -162,11 +173,7 @@ static inline void slab_free(hak_slab *s, void *p)
             slab_free_to_stash(h, s, b);
             return;
         }
-        b->next = s->free;
-        s->free = b;
-        /* The current slab needs nothing more, even emptied: it stays. */
-        uint32_t used = --s->used;
-        if (__builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL))
+        if (slab_push_own(s, b))
             slab_free_owner_slow(h, s);
         return;
     }
