@@ -11,9 +11,11 @@
  * its remote frees again (seed 000).  A slab the owner found full is parked
  * off its lists, marked by SLAB_PARKED in `remote`; the first remote free
  * into it queues it on the owner's `slab_pending` stack so the owner finds
- * it again (the handshake: slab.c, remote_push).  An owner's free into an
- * MF2 page other than the current one goes to the class's stash, which hands
- * blocks out last-freed first across pages (slab.c, the stash).  A slab
+ * it again (the handshake: slab.c, remote_push); the owner's own frees
+ * unpark it once a sixteenth of it is free (UNPARK_FRACTION).  An
+ * owner's free into an MF2 page other than the current one goes to the
+ * class's stash, which hands blocks out last-freed first across pages
+ * (slab.c, the stash).  A slab
  * stays its owner's while the owner idles, but a thread that frees into it
  * then borrows the block into its own stash.
  *
@@ -71,6 +73,10 @@ enum slab_notify {
  * full and no remote free has claimed the notification yet. */
 #define SLAB_PARKED ((uintptr_t)1)
 
+/* The owner's own frees unpark a parked slab once this fraction of it is
+ * free (slab.c, unpark_worth). */
+#define UNPARK_FRACTION 16
+
 typedef struct hak_slab {
     /* First cache line: what the owner's malloc and free touch. */
     slab_block *free;
@@ -84,6 +90,8 @@ typedef struct hak_slab {
     bool stashes; /* the owner's frees into it, while not current, go to its stash */
     uint32_t capacity;
     uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
+    /* Parked: the owner's free that brings `used` down to this unparks it. */
+    uint32_t wake_used;
     char *start;
     struct slab_segment *segment;
     /* Second cache line: written by other threads, and the owner's cold fields. */
@@ -153,14 +161,14 @@ static inline void *slab_alloc(hak_heap *h, unsigned cls)
 }
 
 /* Pushes b back onto s, by s's owner; true if s then needs
- * slab_free_owner_slow: emptied or parked, and not the current slab (which
- * needs nothing more, even emptied: it stays). */
+ * slab_free_owner_slow: emptied, or parked and now worth unparking, and not
+ * the current slab (which needs nothing more, even emptied: it stays). */
 static inline bool slab_push_own(hak_slab *s, slab_block *b)
 {
     b->next = s->free;
     s->free = b;
     uint32_t used = --s->used;
-    return __builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || s->where == SLAB_FULL);
+    return __builtin_expect(s->where != SLAB_CURRENT, 0) && (used == 0 || used == s->wake_used);
 }
 
 static inline void slab_free(hak_slab *s, void *p)

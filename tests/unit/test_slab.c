@@ -315,6 +315,65 @@ static void test_exited_thread_slabs_are_adopted(void **state)
     hak_free(c.block);
 }
 
+/* A class whose live blocks fill its slabs exactly has its free blocks
+ * spread thin: an owner's free into a parked slab must not make it worth a
+ * refill at once, or each refill would yield one block (tiny_random of 64 B
+ * blocks refilled on 87% of its allocations).  A parked slab stays parked
+ * until 1/UNPARK_FRACTION of it is free. */
+#define FULL_SIZE 80 /* a class no other test uses */
+#define FULL_SLABS 4
+
+static void test_parked_slab_waits_for_enough_free(void **state)
+{
+    (void)state;
+    static void *blocks[FULL_SLABS * SLAB_SIZE / FULL_SIZE];
+    size_t n = 0;
+    hak_slab *cur = NULL;
+    /* Allocate until FULL_SLABS slabs are full and the last one exhausted. */
+    for (unsigned slabs = 0; slabs < FULL_SLABS || cur->used < cur->capacity;) {
+        blocks[n++] = hak_malloc(FULL_SIZE);
+        if (slab_of(blocks[n - 1]) != cur) {
+            cur = slab_of(blocks[n - 1]);
+            slabs++;
+        }
+    }
+    hak_slab *parked = slab_of(blocks[0]);
+    assert_int_equal(parked->where, SLAB_FULL);
+    size_t worth = parked->capacity / UNPARK_FRACTION, freed = 0;
+    for (size_t i = 0; i < n && freed < worth; i++) {
+        if (slab_of(blocks[i]) != parked)
+            continue;
+        assert_int_equal(parked->where, SLAB_FULL);
+        hak_free(blocks[i]);
+        blocks[i] = NULL;
+        freed++;
+    }
+    assert_int_equal(freed, worth);
+    assert_int_equal(parked->where, SLAB_AVAIL);
+    assert_int_equal(__atomic_load_n(&parked->remote, __ATOMIC_ACQUIRE), 0);
+
+    /* Random replacement over the full slabs: refills (the current slab
+     * changing) stay rare. */
+    unsigned cls = parked->class_idx;
+    hak_slab *last = hak_tls_heap->slab_cur[cls];
+    uint64_t rng = 88172645463325252ull;
+    size_t ops = 200000, switches = 0;
+    for (size_t i = 0; i < ops; i++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        size_t k = (size_t)(rng % n);
+        hak_free(blocks[k]);
+        blocks[k] = hak_malloc(FULL_SIZE);
+        switches += hak_tls_heap->slab_cur[cls] != last;
+        last = hak_tls_heap->slab_cur[cls];
+    }
+    print_message("%zu slab switches in %zu replacements\n", switches, ops);
+    assert_true(switches * 32 < ops);
+    for (size_t i = 0; i < n; i++)
+        hak_free(blocks[i]);
+}
+
 /* Run as `test_slab standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: slabs
  * must come in 64 KiB segments of two. */
 static int standalone_check(void)
@@ -362,6 +421,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_parked_slab_handshake),
         cmocka_unit_test(test_empty_slab_waits_for_its_notification),
         cmocka_unit_test(test_exited_thread_slabs_are_adopted),
+        cmocka_unit_test(test_parked_slab_waits_for_enough_free),
         cmocka_unit_test(test_standalone_slabs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
