@@ -169,21 +169,6 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
 
 // ------------------------------------------------------------ full slabs
 
-/* The owner's frees into a parked slab unpark it once 1/UNPARK_FRACTION of
- * it is free, not at the first: a class whose live blocks fill its slabs
- * has its few free blocks spread over all of them, and a slab unparked for
- * one block would cost a refill, two atomic read-modify-writes and a cold
- * descriptor per allocation (tiny_random of 64 B blocks, 256 KiB of them:
- * a refill on 87% of allocations, 14.7 M ops/s; now 19.7, tcmalloc 20.4).
- * What a parked slab holds unused meanwhile is bounded by that fraction
- * (an eighth: tiny_random at 16 threads 51 -> 53 MiB peak; a sixteenth,
- * 51-52, as fast). */
-static uint32_t unpark_worth(const hak_slab *s)
-{
-    uint32_t worth = s->capacity / UNPARK_FRACTION;
-    return worth > 0 ? worth : 1;
-}
-
 /* Parks an exhausted slab.  The bit and the remote blocks share one word, so
  * one of two compare-and-swaps comes first: ours, and the freeing thread's
  * sees the bit and queues the slab; or the freeing thread's, and ours fails
@@ -194,7 +179,7 @@ static void slab_park_full(hak_heap *h, hak_slab *s)
     uintptr_t none = 0;
     if (__atomic_compare_exchange_n(&s->remote, &none, SLAB_PARKED, false, __ATOMIC_RELEASE,
                                     __ATOMIC_RELAXED)) {
-        s->wake_used = s->capacity - unpark_worth(s);
+        s->wake_used = s->capacity - slab_unpark_worth(s);
         list_push(h, s, SLAB_FULL);
     } else {
         list_append(h, s, SLAB_AVAIL);

@@ -319,7 +319,7 @@ static void test_exited_thread_slabs_are_adopted(void **state)
  * spread thin: an owner's free into a parked slab must not make it worth a
  * refill at once, or each refill would yield one block (tiny_random of 64 B
  * blocks refilled on 87% of its allocations).  A parked slab stays parked
- * until 1/UNPARK_FRACTION of it is free. */
+ * until enough of it is free (slab_unpark_worth). */
 #define FULL_SIZE 80 /* a class no other test uses */
 #define FULL_SLABS 4
 
@@ -339,7 +339,7 @@ static void test_parked_slab_waits_for_enough_free(void **state)
     }
     hak_slab *parked = slab_of(blocks[0]);
     assert_int_equal(parked->where, SLAB_FULL);
-    size_t worth = parked->capacity / UNPARK_FRACTION, freed = 0;
+    size_t worth = slab_unpark_worth(parked), freed = 0;
     for (size_t i = 0; i < n && freed < worth; i++) {
         if (slab_of(blocks[i]) != parked)
             continue;
