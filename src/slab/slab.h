@@ -13,11 +13,11 @@
  * into it queues it on the owner's `slab_pending` stack so the owner finds
  * it again (the handshake: slab.c, remote_push); the owner's own frees
  * unpark it once a sixteenth of it is free (slab_unpark_worth).  An
- * owner's free into an MF2 page other than the current one goes to the
- * class's stash, which hands blocks out last-freed first across pages
- * (slab.c, the stash).  A slab
- * stays its owner's while the owner idles, but a thread that frees into it
- * then borrows the block into its own stash.
+ * owner's free into an MF2 page (or a slab of a tiny class up to 256 B)
+ * other than the current one goes to the class's stash, which hands blocks
+ * out last-freed first across pages (slab.c, the stash).  A slab stays its
+ * owner's while the owner idles, but a thread that frees into it then
+ * borrows the block into its own stash.
  *
  * Slabs live in segments: a 2 MiB SuperSlab of 64 slabs, or (with
  * HAKMEM_TINY_USE_SUPERSLAB=0) a 64 KiB segment of two (an OS-layer unit).

@@ -17,7 +17,9 @@
 #include "registry.h"
 #include "slab/slab.h"
 
-#define SIZE 48 /* any tiny class */
+/* A tiny class whose owner frees go to their slabs, not the stash, and not
+ * one pthread_create allocates from (288-320 B here). */
+#define SIZE 448
 
 static hak_slab *slab_of(void *p)
 {
@@ -94,13 +96,14 @@ static void test_remote_frees_to_current_slab_are_drained(void **state)
         mine++;
     }
     assert_ptr_equal(hak_tls_heap->slab_cur[s->class_idx], s);
+    uint32_t others = s->used - (uint32_t)mine; /* the test harness's blocks of the class */
     free_remotely(blocks, mine);
     assert_non_null(__atomic_load_n(&s->remote, __ATOMIC_ACQUIRE));
     for (size_t i = 0; i < mine; i++) {
         blocks[i] = hak_malloc(SIZE);
         assert_ptr_equal(slab_of(blocks[i]), s);
     }
-    assert_int_equal(s->used, mine);
+    assert_int_equal(s->used, others + mine);
     for (size_t i = 0; i < mine; i++)
         hak_free(blocks[i]);
     free(blocks);
@@ -235,7 +238,7 @@ static void test_empty_slab_waits_for_its_notification(void **state)
 
 /* Blocks a thread leaves live: fewer than a slab holds, the first slab of
  * a segment (after the header) too. */
-#define LEAKED 300
+#define LEAKED 32
 
 typedef struct leaked {
     void *blocks[LEAKED];
@@ -320,7 +323,7 @@ static void test_exited_thread_slabs_are_adopted(void **state)
  * refill at once, or each refill would yield one block (tiny_random of 64 B
  * blocks refilled on 87% of its allocations).  A parked slab stays parked
  * until enough of it is free (slab_unpark_worth). */
-#define FULL_SIZE 80 /* a class no other test uses */
+#define FULL_SIZE 288 /* another class that does not stash */
 #define FULL_SLABS 4
 
 static void test_parked_slab_waits_for_enough_free(void **state)
@@ -374,6 +377,42 @@ static void test_parked_slab_waits_for_enough_free(void **state)
         hak_free(blocks[i]);
 }
 
+/* A small class's frees into its slabs other than the current one go to
+ * the class's stash, which becomes the current slab once it holds a few:
+ * the block freed last goes out next, whatever its slab. */
+#define STASH_SIZE 48
+
+static void test_small_class_frees_go_out_last_first(void **state)
+{
+    (void)state;
+    static void *blocks[2 * SLAB_SIZE / STASH_SIZE];
+    size_t n = 0;
+    blocks[n++] = hak_malloc(STASH_SIZE);
+    hak_slab *first = slab_of(blocks[0]);
+    while (slab_of(blocks[n - 1]) == first)
+        blocks[n++] = hak_malloc(STASH_SIZE);
+    unsigned cls = first->class_idx;
+    hak_slab *cur = hak_tls_heap->slab_cur[cls];
+    assert_ptr_not_equal(cur, first);
+    assert_true(first->stashes);
+    /* Freed into a slab that is not current: stashed, still counted used
+     * in their slab. */
+    uint32_t used = first->used;
+    void *last = NULL;
+    for (size_t i = 0; i < n && slab_of(blocks[i]) == first; i += 2) {
+        hak_free(blocks[i]);
+        last = blocks[i];
+        blocks[i] = NULL;
+    }
+    assert_int_equal(first->used, used);
+    assert_int_equal(hak_tls_heap->slab_cur[cls]->where, SLAB_STASH);
+    void *again = hak_malloc(STASH_SIZE);
+    assert_ptr_equal(again, last);
+    hak_free(again);
+    for (size_t i = 0; i < n; i++)
+        hak_free(blocks[i]);
+}
+
 /* Run as `test_slab standalone` under HAKMEM_TINY_USE_SUPERSLAB=0: slabs
  * must come in 64 KiB segments of two. */
 static int standalone_check(void)
@@ -422,6 +461,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_empty_slab_waits_for_its_notification),
         cmocka_unit_test(test_exited_thread_slabs_are_adopted),
         cmocka_unit_test(test_parked_slab_waits_for_enough_free),
+        cmocka_unit_test(test_small_class_frees_go_out_last_first),
         cmocka_unit_test(test_standalone_slabs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
