@@ -593,15 +593,19 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
  *
  * Stashed blocks stay counted as used in their slabs, which keeps the slabs
  * from going back: a stash holds at most `capacity` blocks (a slab's worth,
- * STASH_MIN at least), frees beyond go to their slabs, and the purge tick
- * returns the owner's own blocks (slab_heap_leave_stash).  The stand-in is
- * no segment's and no block names it; its `used` counts down as blocks are
- * added, so -used is how many it holds. */
+ * STASH_MIN at least, STASH_MAX at most), frees beyond go to their slabs,
+ * and the purge tick returns the owner's own blocks (slab_heap_leave_stash).
+ * The stand-in is no segment's and no block names it; its `used` counts
+ * down as blocks are added, so -used is how many it holds. */
 
 /* Blocks a stash gathers before it becomes the current slab; the least it
- * may hold (a full stash stops taking the owner's frees: twice the switch). */
+ * may hold (a full stash stops taking the owner's frees: twice the switch);
+ * the most, whatever the class: each stashed block may pin a slab, and an
+ * idle thread's stash stays until it wakes (a slab's worth of 16 B blocks,
+ * 2048, could pin 64 MiB; 256 ran as fast, Larson's peak the same). */
 #define STASH_SWITCH 16
 #define STASH_MIN 32
+#define STASH_MAX 256
 
 static hak_slab *stash_of(hak_heap *h, unsigned cls) { return &h->slab_stash[cls]; }
 
@@ -620,6 +624,8 @@ bool slab_heap_init(hak_heap *h)
         b->capacity = (uint32_t)(SLAB_SIZE / b->block_size);
         if (b->capacity < STASH_MIN)
             b->capacity = STASH_MIN;
+        if (b->capacity > STASH_MAX)
+            b->capacity = STASH_MAX;
         b->where = SLAB_STASH;
         b->stashes = true;
     }
@@ -666,7 +672,7 @@ static __attribute__((noinline)) void borrowed_after_free(hak_heap *h, hak_slab 
 
 /* A remote free into the slab of a thread that has not allocated for
  * HAKMEM_MF2_IDLE_THRESHOLD_US: the freeing thread borrows the block, up to
- * a slab's worth per class, rather than leave it where only the idle owner
+ * its stash's capacity, rather than leave it where only the idle owner
  * would take it again (Larson's main thread allocates every worker's first
  * blocks, then waits in pthread_join: 40% of the peak was its freed slabs).
  * In such a program most frees come here, so the common case makes no call
