@@ -45,9 +45,9 @@ typedef struct hak_heap {
     /* An emptied slab kept for the class's next new slab (slab.c). */
     struct hak_slab *slab_spare[HAK_SLAB_CLASSES];
     /* Per class, blocks held outside their slabs and handed out first,
-     * threaded on a stand-in slab: the thread's own frees into MF2 pages it
-     * is not allocating from, and blocks of idle threads' slabs (slab.c, the
-     * stash). */
+     * threaded on a stand-in slab: the thread's own frees into MF2 pages
+     * (and tiny slabs up to 256 B) it is not allocating from, and blocks of
+     * idle threads' slabs (slab.c, the stash). */
     struct hak_slab *slab_stash;
     /* Full slabs that received remote frees, pushed by the freeing threads. */
     struct hak_slab *slab_pending;

@@ -81,6 +81,27 @@ static void engine_count(unsigned cls, hak_stat_id tiny_id, uint64_t n)
 
 // ------------------------------------------------------------ refill
 
+/* Puts the chain first..last of n blocks in front of s's free list, off its
+ * `used` (a stand-in's counts down as it gathers blocks). */
+static void slab_chain(hak_slab *s, slab_block *first, slab_block *last, uint32_t n)
+{
+    last->next = s->free;
+    s->free = first;
+    s->used -= n;
+}
+
+/* The same for a whole list (from a remote stack), walked once to find its
+ * end; returns how many it held. */
+static uint32_t slab_chain_list(hak_slab *s, slab_block *list)
+{
+    uint32_t n = 1;
+    slab_block *tail = list;
+    for (; tail->next != NULL; tail = tail->next)
+        n++;
+    slab_chain(s, list, tail, n);
+    return n;
+}
+
 /* Moves the blocks other threads freed into `free`.  The remote list is
  * walked once to count them (they are about to be handed out anyway).
  * Clears SLAB_PARKED too: only a slab being abandoned (slab_collect) is
@@ -94,13 +115,7 @@ static bool slab_drain_remote(hak_slab *s)
     slab_block *list = (slab_block *)(r & ~SLAB_PARKED);
     if (list == NULL)
         return false;
-    uint32_t n = 1;
-    slab_block *tail = list;
-    for (; tail->next != NULL; tail = tail->next)
-        n++;
-    tail->next = s->free;
-    s->free = list;
-    s->used -= n;
+    uint32_t n = slab_chain_list(s, list);
     engine_count(s->class_idx, HAK_STAT_TINY_DRAINS, 1);
     engine_count(s->class_idx, HAK_STAT_TINY_DRAINED_BLOCKS, n);
     return true;
@@ -146,11 +161,11 @@ static bool slab_refill(hak_slab *s)
  * more slabs (peak at 16 threads 80 -> 88-114 MiB, however few were
  * stashed), where the small classes' stashes left it at 79-81.  Nothing is
  * held back when memory must go back at once (HAKMEM_PURGE_DELAY_MS=0). */
-#define STASH_TINY_MAX 256
+#define STASH_TINY_MAX_SIZE 256
 
 static bool stashes_frees(unsigned cls)
 {
-    return (hak_class_tier[cls] == HAK_TIER_MID || hak_class_size[cls] <= STASH_TINY_MAX) &&
+    return (hak_class_tier[cls] == HAK_TIER_MID || hak_class_size[cls] <= STASH_TINY_MAX_SIZE) &&
            hak_purge_delay_ms() != 0;
 }
 
@@ -638,15 +653,6 @@ static void count_remote_free(unsigned cls)
     hak_stat_count_class(cls, HAK_CSTAT_FREE_REMOTE, 1);
 }
 
-/* Adds the chain first..last of n blocks to the stand-in b (the callers
- * count them: a borrowing free only off its fast path). */
-static void stash_chain(hak_slab *b, slab_block *first, slab_block *last, uint32_t n)
-{
-    last->next = b->free;
-    b->free = first;
-    b->used -= n;
-}
-
 /* Once the stash holds STASH_SWITCH blocks it becomes the class's current
  * slab (switched for one block, every block would cost a slow path to switch
  * back; with more, the slow path takes the stash first anyway); the slab it
@@ -691,7 +697,7 @@ static inline bool borrow_from_idle_owner(hak_heap *owner, slab_block *b, unsign
     uint32_t held = stash_held(mine);
     if (held >= mine->capacity)
         return false;
-    stash_chain(mine, b, b, 1);
+    slab_chain(mine, b, b, 1);
     if (__builtin_expect(hak_stats_enabled, 0) || held + 1 == STASH_SWITCH)
         borrowed_after_free(me, mine);
     return true;
@@ -706,12 +712,7 @@ static void borrow_remote(hak_slab *into, hak_slab *s)
             return;
     } while (!__atomic_compare_exchange_n(&s->remote, &r, r & SLAB_PARKED, true, __ATOMIC_ACQUIRE,
                                           __ATOMIC_ACQUIRE));
-    slab_block *list = (slab_block *)(r & ~SLAB_PARKED);
-    uint32_t n = 1;
-    slab_block *tail = list;
-    for (; tail->next != NULL; tail = tail->next)
-        n++;
-    stash_chain(into, list, tail, n);
+    uint32_t n = slab_chain_list(into, (slab_block *)(r & ~SLAB_PARKED));
     engine_count(into->class_idx, HAK_STAT_TINY_BORROWED_BLOCKS, n);
     engine_count(s->class_idx, HAK_STAT_TINY_IDLE_ADOPTIONS, 1);
 }
@@ -975,7 +976,7 @@ void slab_free_to_stash(hak_heap *h, hak_slab *s, slab_block *b)
             slab_free_owner_slow(h, s);
         return;
     }
-    stash_chain(st, b, b, 1);
+    slab_chain(st, b, b, 1);
     stash_after_free(h, st);
 }
 
