@@ -4,12 +4,11 @@
 # registered (-DHAKMEM_SOAK=ON), runs them, and prints a summary.  About
 # 25-40 minutes on 2 cores.
 #
-#   stress at 32 and 64 threads for minutes; the memory-return test with idle
-#   threads; the fuzzed-environment start-up test, 1000 runs from a random
-#   seed (printed); the real programs three times over; TSan over thread
-#   churn and 16 threads for 2 minutes; UBSan over the unit and stress tests;
-#   the env and hakstat fuzzers for 5 minutes each (libFuzzer when clang is
-#   there).
+#   stress at 32 and 64 threads for minutes; the fuzzed-environment
+#   start-up test, 1000 runs from a random seed (printed); the real programs
+#   three times over; TSan over thread churn and 16 threads for 2 minutes;
+#   UBSan over the unit and stress tests; the env and hakstat fuzzers for 5
+#   minutes each (libFuzzer when clang is there).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || exit 1

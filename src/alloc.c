@@ -430,6 +430,7 @@ HAK_API HAK_ENTRY void hak_purge(void)
         hak_heap_purge(h, true);
         return;
     }
+    spool_purge(true);
     large_purge(true);
     hak_os_purge(true);
 }

@@ -129,6 +129,8 @@ void hak_heap_purge(hak_heap *h, bool force)
     bool turn = ownerless_purge_turn(now, force);
     if (turn)
         slab_sweep_orphans(h, force);
+    if (turn || force)
+        spool_purge(force);
     slab_heap_purge(h, force);
     if (turn || force) /* idle heaps: several purgers at once are safe */
         purge_idle_heaps(h, force);

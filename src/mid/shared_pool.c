@@ -19,6 +19,7 @@
 typedef struct spool_class {
     pthread_mutex_t lock;
     spool_slab *partial; /* slabs with free or never-used blocks */
+    bool had_slabs; /* the purge skips the shards a class never used */
 } __attribute__((aligned(64))) spool_class;
 
 /* Each class is split into shards, each with its own lock and slabs; a
@@ -128,34 +129,58 @@ static void slab_unlist(spool_class *k, spool_slab *s)
         s->next->prev = s->prev;
 }
 
-/* One block from the class's slabs, carving never-used memory last so that
- * pages are first touched only when the freed blocks run out; NULL when no
- * slab has room.  *zero tells whether the block is known to read as zero. */
+static bool slab_has_room(const spool_slab *s)
+{
+    return s->free != NULL || s->clean_count > 0 || s->carved < s->capacity;
+}
+
+/* A block whose pages went back to the OS: the lowest, to keep the slab's
+ * live blocks together. */
+static void *slab_take_clean(spool_slab *s)
+{
+    unsigned w = 0;
+    while (s->clean[w] == 0)
+        w++;
+    unsigned i = (unsigned)__builtin_ctzll(s->clean[w]);
+    s->clean[w] &= s->clean[w] - 1;
+    s->clean_count--;
+    return s->start + (size_t)(w * 64 + i) * s->block_size;
+}
+
+/* One block from the class's slabs: resident free blocks first, then those
+ * whose pages were released, never-used memory last, so that pages are
+ * faulted in only when the resident blocks run out; NULL when no slab has
+ * room.  *zero tells whether the block is known to read as zero. */
 static void *slab_take(spool_class *k, bool *zero)
 {
     spool_slab *s = k->partial;
     if (s == NULL)
         return NULL;
     void *b = s->free;
-    *zero = b == NULL && s->zeroed;
-    if (b != NULL)
+    *zero = false;
+    if (b != NULL) {
         s->free = *(void **)b;
-    else
+        if (s->young > 0)
+            s->young--; /* the list is a stack: the young blocks are on top */
+    } else if (s->clean_count > 0) {
+        b = slab_take_clean(s);
+    } else {
+        *zero = s->zeroed;
         b = s->start + (size_t)s->carved++ * s->block_size;
+    }
     s->used++;
-    if (s->free == NULL && s->carved == s->capacity)
+    if (!slab_has_room(s))
         slab_unlist(k, s);
     return b;
 }
 
-/* Puts b back into its slab s.  A slab this empties leaves the list for
- * *dead, to be released once the lock is dropped: no block of it is live or
- * cached anywhere, so nothing else reaches it. */
-static void slab_give(spool_class *k, spool_slab *s, void *b, spool_slab **dead)
+/* n blocks came back to s.  A slab this empties leaves the list for *dead,
+ * to be released once the lock is dropped: no block of it is live or cached
+ * anywhere, so nothing else reaches it. */
+static void slab_returned(spool_class *k, spool_slab *s, uint32_t n, spool_slab **dead)
 {
-    *(void **)b = s->free;
-    s->free = b;
-    if (--s->used == 0) {
+    s->used -= n;
+    if (s->used == 0) {
         if (s->listed)
             slab_unlist(k, s);
         s->next = *dead;
@@ -163,6 +188,29 @@ static void slab_give(spool_class *k, spool_slab *s, void *b, spool_slab **dead)
     } else if (!s->listed) {
         slab_list(k, s);
     }
+}
+
+static unsigned block_index(const spool_slab *s, const void *b)
+{
+    return (unsigned)(((const char *)b - s->start) / s->block_size);
+}
+
+/* Puts b back into its slab s, resident. */
+static void slab_give(spool_class *k, spool_slab *s, void *b, spool_slab **dead)
+{
+    *(void **)b = s->free;
+    s->free = b;
+    s->young++;
+    slab_returned(k, s, 1, dead);
+}
+
+/* Puts b, whose pages went back to the OS, back into s. */
+static void slab_give_clean(spool_class *k, spool_slab *s, void *b, spool_slab **dead)
+{
+    unsigned i = block_index(s, b);
+    s->clean[i / 64] |= (uint64_t)1 << (i % 64);
+    s->clean_count++;
+    slab_returned(k, s, 1, dead);
 }
 
 /* Takes the lock of k (a shard of class cls), counting the acquisition on
@@ -222,6 +270,7 @@ static void *class_take(unsigned cls, spool_cache *c, uint32_t n, bool *zero)
         spool_slab *s = slab_new(cls, shard);
         if (s == NULL)
             return NULL;
+        __atomic_store_n(&k->had_slabs, true, __ATOMIC_RELAXED);
         class_lock(k, cls, true);
         slab_list(k, s);
         first = slab_take(k, zero); /* not NULL: s has room, listed in this hold */
@@ -312,11 +361,17 @@ void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
 {
     hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
     spool_cache *c = &h->spool[s->class_idx - HAK_MID_FIRST];
-    if (c->limit == 0) { /* no heap (the thread is exiting, or never allocated) */
+    if (c->limit == 0) { /* no heap (the thread exits, or never allocated), or no delay */
         spool_class *k = class_of(s->shard, s->class_idx);
         spool_slab *dead = NULL;
+        bool at_once = hak_purge_delay_ms() == 0; /* the pages go back as the block does */
+        if (at_once)
+            hak_os_release_pages(p, s->block_size);
         class_lock(k, s->class_idx, false);
-        slab_give(k, s, p, &dead);
+        if (at_once)
+            slab_give_clean(k, s, p, &dead);
+        else
+            slab_give(k, s, p, &dead);
         pthread_mutex_unlock(&k->lock);
         slabs_release(dead, false);
         return;
@@ -351,10 +406,127 @@ void spool_cache_flush(hak_heap *h, bool idle)
     }
 }
 
+// ------------------------------------------------------------ purging free blocks
+
+_Static_assert(HAK_CHUNK_SIZE / (8192 + 1) < SPOOL_SLAB_MAX_BLOCKS &&
+                   (64u << 10) / 1025 < SPOOL_SLAB_MAX_BLOCKS,
+               "a slab's blocks must fit its bitmaps");
+
+/* One pass at a time: a slab's purging bitmap belongs to the pass. */
+static pthread_mutex_t purge_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_purge_ms;
+
+/* Takes out of s the free blocks that were already free at the last pass
+ * (all of them if force) into s->purging; they count as used meanwhile, so
+ * the slab cannot be released under the pass.  Class lock held. */
+static uint32_t slab_detach_old(spool_class *k, spool_slab *s, bool force)
+{
+    void **link = &s->free;
+    for (uint32_t i = 0; !force && i < s->young && *link != NULL; i++)
+        link = (void **)*link;
+    uint32_t n = 0;
+    for (void *b = *link; b != NULL; b = *(void **)b, n++) {
+        unsigned i = block_index(s, b);
+        s->purging[i / 64] |= (uint64_t)1 << (i % 64);
+    }
+    *link = NULL;
+    s->young = 0; /* what is left is old at the next pass */
+    s->used += n;
+    if (!slab_has_room(s))
+        slab_unlist(k, s);
+    return n;
+}
+
+/* madvise over each run of adjacent blocks in s->purging: the pages two
+ * neighbours share go too, and one call serves the run. */
+static void slab_release_purging(spool_slab *s)
+{
+    unsigned i = 0;
+    while (i < s->capacity) {
+        if (!(s->purging[i / 64] >> (i % 64) & 1)) {
+            i++;
+            continue;
+        }
+        unsigned end = i + 1;
+        while (end < s->capacity && (s->purging[end / 64] >> (end % 64) & 1))
+            end++;
+        hak_os_release_pages(s->start + (size_t)i * s->block_size,
+                             (size_t)(end - i) * s->block_size);
+        i = end;
+    }
+}
+
+/* The purged blocks rejoin s as clean.  Class lock held; a slab that is
+ * now entirely free goes on *dead. */
+static void slab_attach_clean(spool_class *k, spool_slab *s, spool_slab **dead)
+{
+    uint32_t n = 0;
+    for (unsigned w = 0; w < SPOOL_BITMAP_WORDS; w++) {
+        n += (uint32_t)__builtin_popcountll(s->purging[w]);
+        s->clean[w] |= s->purging[w];
+        s->purging[w] = 0;
+    }
+    s->clean_count += n;
+    slab_returned(k, s, n, dead);
+}
+
+/* One shard of one class: the old blocks of all its slabs are taken out in
+ * one hold of the lock, released with it dropped, and put back in a second
+ * hold, so that threads refilling from the shard wait for list surgery
+ * only, never for a system call. */
+static uint64_t class_purge(spool_class *k, unsigned cls, bool force)
+{
+    spool_slab *taken = NULL;
+    uint64_t blocks = 0;
+    class_lock(k, cls, false);
+    for (spool_slab *s = k->partial, *next; s != NULL; s = next) {
+        next = s->next; /* s may leave the list */
+        uint32_t n = slab_detach_old(k, s, force);
+        if (n > 0) {
+            s->purge_next = taken;
+            taken = s;
+            blocks += n;
+        }
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (taken == NULL)
+        return 0;
+    for (spool_slab *s = taken; s != NULL; s = s->purge_next)
+        slab_release_purging(s);
+    spool_slab *dead = NULL;
+    class_lock(k, cls, false);
+    for (spool_slab *s = taken; s != NULL; s = s->purge_next)
+        slab_attach_clean(k, s, &dead);
+    pthread_mutex_unlock(&k->lock);
+    slabs_release(dead, true);
+    return blocks;
+}
+
+void spool_purge(bool force)
+{
+    if (force)
+        pthread_mutex_lock(&purge_lock);
+    else if (pthread_mutex_trylock(&purge_lock) != 0)
+        return; /* another thread is at it */
+    uint64_t now = hak_now_ms();
+    if (force || now - last_purge_ms >= hak_purge_delay_ms()) {
+        last_purge_ms = now;
+        bool all = force || hak_purge_delay_ms() == 0;
+        uint64_t blocks = 0;
+        for (unsigned shard = 0; shard < SPOOL_SHARDS; shard++)
+            for (unsigned cls = HAK_MID_FIRST; cls < HAK_CLASS_COUNT; cls++)
+                if (__atomic_load_n(&class_of(shard, cls)->had_slabs, __ATOMIC_RELAXED))
+                    blocks += class_purge(class_of(shard, cls), cls, all);
+        hak_stat_count(HAK_STAT_POOL_PURGED_BLOCKS, blocks);
+    }
+    pthread_mutex_unlock(&purge_lock);
+}
+
 // ------------------------------------------------------------ fork
 
 void spool_lock_all(void)
 {
+    pthread_mutex_lock(&purge_lock);
     for (unsigned i = 0; i < SPOOL_SHARDS * SPOOL_CLASSES; i++)
         pthread_mutex_lock(&classes[i / SPOOL_CLASSES][i % SPOOL_CLASSES].lock);
 }
@@ -363,10 +535,12 @@ void spool_unlock_all(void)
 {
     for (unsigned i = SPOOL_SHARDS * SPOOL_CLASSES; i-- > 0;)
         pthread_mutex_unlock(&classes[i / SPOOL_CLASSES][i % SPOOL_CLASSES].lock);
+    pthread_mutex_unlock(&purge_lock);
 }
 
 void spool_reset_after_fork(void)
 {
     for (unsigned i = 0; i < SPOOL_SHARDS * SPOOL_CLASSES; i++)
         pthread_mutex_init(&classes[i / SPOOL_CLASSES][i % SPOOL_CLASSES].lock, NULL);
+    pthread_mutex_init(&purge_lock, NULL);
 }

@@ -8,6 +8,11 @@
  * (spool_cache in its heap), so most mallocs and frees touch neither a lock
  * nor a slab.  The cache is bounded in bytes, so a thread never hoards more
  * than a few hundred KiB.
+ *
+ * A slab goes back whole when its last block does.  Until then, the blocks
+ * that sit free in it for a whole purge delay have their pages released
+ * (spool_purge): one block kept alive, by a program or in an idle thread's
+ * cache, pins its own pages only, not the 2 MiB around it.
  */
 #ifndef HAK_SHARED_POOL_H
 #define HAK_SHARED_POOL_H
@@ -18,19 +23,33 @@
 #include "../stats/count.h"
 #include "../thread.h"
 
+/* A slab holds at most this many blocks: 64 KiB of 1152 B, 2 MiB of 9 KiB. */
+#define SPOOL_SLAB_MAX_BLOCKS 256u
+#define SPOOL_BITMAP_WORDS (SPOOL_SLAB_MAX_BLOCKS / 64)
+
 typedef struct spool_slab {
+    /* Free blocks whose pages are resident, the last freed first; the first
+     * `young` of them were given back since the last purge pass. */
     void *free;
     char *start;
-    uint32_t used;
+    uint32_t used; /* blocks out of the slab: live, cached, or being purged */
     uint32_t capacity;
     uint32_t carved;
     uint32_t block_size;
+    uint32_t young;
+    uint32_t clean_count;
     uint16_t class_idx;
     uint8_t shard; /* the shard of its class whose list and lock it is under */
     bool listed; /* on its class's list of slabs with room */
     bool zeroed; /* its never-used blocks read as zero (a fresh or purged span) */
     uint8_t span_kind;
     struct spool_slab *next, *prev;
+    /* Free blocks whose pages went back to the OS (bit i: block i), handed
+     * out after the resident ones; and, during a purge pass, the blocks the
+     * pass took out to release (purge_next chains the slabs it took from). */
+    uint64_t clean[SPOOL_BITMAP_WORDS];
+    uint64_t purging[SPOOL_BITMAP_WORDS];
+    struct spool_slab *purge_next;
 } spool_slab;
 
 void *spool_alloc_slow(hak_heap *h, unsigned cls);
@@ -43,6 +62,11 @@ void spool_cache_init(hak_heap *h);
 /* Every block the thread caches goes back to its slab; idle: the cache went
  * unused for the purge delay, so emptied slabs may be purged at once. */
 void spool_cache_flush(hak_heap *h, bool idle);
+/* Releases the pages of the blocks that have sat free in their slabs for a
+ * whole purge delay (force: of every free block, now).  A slab stays
+ * mapped while one block of it is live or cached; without this, the free
+ * rest of a 2 MiB slab would stay resident as long. */
+void spool_purge(bool force);
 
 void spool_lock_all(void);
 void spool_unlock_all(void);

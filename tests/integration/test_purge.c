@@ -8,6 +8,12 @@
  *                         so the pages must be gone as soon as the frees return
  *   test_purge timed      default delay; the test waits past it and makes one
  *                         small malloc/free per tier, as any running program would
+ *                         (twice: a pool block is released once it has been free
+ *                         across a whole purge pass)
+ *
+ * A third case keeps one block alive in each pool slab and frees the rest:
+ * the slabs stay, but the pages of their free blocks must go back all the
+ * same.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -99,9 +105,11 @@ static void let_purge_happen(void)
     case PURGE_DELAY0:
         break;
     case PURGE_TIMED:
-        itest_sleep_ms(2 * purge_delay_ms() + 100);
-        for (size_t n = 64; n <= 4 * MiB; n *= 16)
-            free(malloc(n));
+        for (int pass = 0; pass < 2; pass++) {
+            itest_sleep_ms(purge_delay_ms() + 50);
+            for (size_t n = 64; n <= 4 * MiB; n *= 16)
+                free(malloc(n));
+        }
         itest_sleep_ms(50);
         break;
     }
@@ -166,6 +174,39 @@ static void test_blocks_of_exited_threads(void **state)
     check_returned("exited thread's blocks", rss0, peak, itest_rss());
 }
 
+/* 48 MiB of 48 KiB blocks, one in 32 kept: every 2 MiB slab keeps a live
+ * block or two, and the rest of it is free. */
+static void test_free_blocks_of_live_slabs(void **state)
+{
+    (void)state;
+    enum { SIZE = 48 * KiB, COUNT = 1024, KEEP_EVERY = 32 };
+    setup_blocks();
+    warm_up();
+    size_t rss0 = itest_rss();
+    for (size_t i = 0; i < COUNT; i++) {
+        blocks[i].p = malloc(SIZE);
+        assert_non_null(blocks[i].p);
+        memset(blocks[i].p, 0x3A, SIZE);
+    }
+    size_t peak = itest_rss();
+    for (size_t i = 0; i < COUNT; i++)
+        if (i % KEEP_EVERY != 0)
+            free(blocks[i].p);
+    let_purge_happen();
+    size_t rss1 = itest_rss();
+    print_message("live slabs: RSS start %zu MiB, peak %zu MiB, after free %zu MiB\n", rss0 / MiB,
+                  peak / MiB, rss1 / MiB);
+    assert_true(peak >= rss0 + 40 * MiB);
+    /* 1.5 MiB live, the thread's cache (1 MiB) and the pages live blocks share */
+    if (rss1 > rss0 + 6 * MiB)
+        fail_msg("%zu MiB still resident with %d KiB live (start %zu MiB, allowed 6 MiB more)",
+                 rss1 / MiB, COUNT / KEEP_EVERY * SIZE / (int)KiB, rss0 / MiB);
+    for (size_t i = 0; i < COUNT; i += KEEP_EVERY) {
+        assert_true(((unsigned char *)blocks[i].p)[SIZE - 1] == 0x3A);
+        free(blocks[i].p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *m = argc > 1 ? argv[1] : "explicit";
@@ -182,6 +223,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_thread),
         cmocka_unit_test(test_blocks_of_exited_threads),
+        cmocka_unit_test(test_free_blocks_of_live_slabs),
     };
     return cmocka_run_group_tests_name(m, tests, NULL, NULL);
 }
