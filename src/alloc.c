@@ -52,10 +52,14 @@ HAK_ENTRY void *hak_track_alloc_then(void *p, unsigned cls, size_t size)
      * else once per HAK_HEAP_TICK_BYTES or profiler sample. */
     if (h == &hak_empty_heap)
         return p;
-    if (!hak_alloc_tracking || h->ticks <= 1)
-        hak_heap_tick(h);
-    else
-        h->ticks--;
+    if (hak_alloc_tracking) {
+        h->tick_bytes_left -= (int64_t)size;
+        if (h->ticks > 1 && h->tick_bytes_left >= 0) {
+            h->ticks--;
+            return p;
+        }
+    }
+    hak_heap_tick(h);
     return p;
 }
 

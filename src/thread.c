@@ -84,6 +84,7 @@ hak_heap *hak_heap_acquire(void)
     pthread_mutex_init(&h->segments_lock, NULL);
     spool_cache_init(h);
     h->ticks = HAK_HEAP_TICK_ALLOCS;
+    h->tick_bytes_left = HAK_HEAP_TICK_BYTES;
     h->last_purge_ms = h->last_cache_flush_ms = hak_now_ms();
     hak_prof_heap_init(h);
     heap_list_add(h);
@@ -141,6 +142,7 @@ void hak_heap_purge(hak_heap *h, bool force)
 void hak_heap_tick(hak_heap *h)
 {
     h->ticks = HAK_HEAP_TICK_ALLOCS;
+    h->tick_bytes_left = HAK_HEAP_TICK_BYTES;
     /* The owner is active (idle adoption reads this): stamped here, every
      * few thousand allocations, rather than with a clock read per refill.
      * One read serves both: hak_now_ms reads the same coarse clock. */

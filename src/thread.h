@@ -64,6 +64,7 @@ typedef struct hak_heap {
      * (HAK_HEAP_TICK_BYTES).  The one test the malloc fast path makes. */
     int64_t track_left;
     int64_t prof_left; /* to the next sample, when every allocation is tracked */
+    int64_t tick_bytes_left; /* to the next heartbeat, when every allocation is tracked */
     uint64_t prof_rng;
     bool prof_busy; /* inside the sampler (prof/prof.h) */
     uint64_t last_purge_ms;
