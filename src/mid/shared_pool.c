@@ -254,34 +254,62 @@ void spool_cache_init(hak_heap *h)
         h->spool[c - HAK_MID_FIRST].limit = cache_limit(c);
 }
 
-/* Up to n blocks of class cls in one hold of its lock: the first returned
- * (*zero: known to read as zero), the others pushed onto cache c.  When no
- * slab has room, a new one is made with the lock dropped.  NULL (errno =
- * ENOMEM) when there is no memory for one. */
+/* Up to n blocks from the slabs of k (lock held): the first returned
+ * (*zero: known to read as zero), the others pushed onto cache c; NULL if
+ * none of them has room. */
+static void *shard_take(spool_class *k, spool_cache *c, uint32_t n, bool *zero)
+{
+    void *first = slab_take(k, zero);
+    bool z;
+    void *b;
+    for (uint32_t i = 1; first != NULL && i < n && (b = slab_take(k, &z)) != NULL; i++) {
+        *(void **)b = c->head;
+        c->head = b;
+        c->count++;
+    }
+    return first;
+}
+
+/* Blocks from another shard's slabs, when the thread's own have none left:
+ * a class used by many threads then fills the slabs it has before it gets
+ * another, rather than keep a partly used 2 MiB slab per thread.  Shards
+ * whose lock is held are passed over, so no thread waits here. */
+static void *other_shards_take(unsigned cls, unsigned own, spool_cache *c, uint32_t n, bool *zero)
+{
+    for (unsigned i = 1; i < SPOOL_SHARDS; i++) {
+        spool_class *k = class_of((own + i) % SPOOL_SHARDS, cls);
+        if (!__atomic_load_n(&k->had_slabs, __ATOMIC_RELAXED) || pthread_mutex_trylock(&k->lock) != 0)
+            continue;
+        hak_stat_count_class(cls, HAK_CSTAT_LOCK_ACQUIRE, 1);
+        void *first = shard_take(k, c, n, zero);
+        pthread_mutex_unlock(&k->lock);
+        if (first != NULL)
+            return first;
+    }
+    return NULL;
+}
+
+/* Up to n blocks of class cls: the first returned (*zero: known to read as
+ * zero), the others pushed onto cache c.  When no slab has room, a new one
+ * is made with the lock dropped.  NULL (errno = ENOMEM) when there is no
+ * memory for one. */
 static void *class_take(unsigned cls, spool_cache *c, uint32_t n, bool *zero)
 {
     unsigned shard = thread_shard();
     spool_class *k = class_of(shard, cls);
     hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
     class_lock(k, cls, true);
-    void *first = slab_take(k, zero);
-    if (first == NULL) {
-        pthread_mutex_unlock(&k->lock);
-        spool_slab *s = slab_new(cls, shard);
-        if (s == NULL)
-            return NULL;
-        __atomic_store_n(&k->had_slabs, true, __ATOMIC_RELAXED);
-        class_lock(k, cls, true);
-        slab_list(k, s);
-        first = slab_take(k, zero); /* not NULL: s has room, listed in this hold */
-    }
-    bool z;
-    void *b;
-    for (uint32_t i = 1; i < n && (b = slab_take(k, &z)) != NULL; i++) {
-        *(void **)b = c->head;
-        c->head = b;
-        c->count++;
-    }
+    void *first = shard_take(k, c, n, zero);
+    pthread_mutex_unlock(&k->lock);
+    if (first != NULL || (first = other_shards_take(cls, shard, c, n, zero)) != NULL)
+        return first;
+    spool_slab *s = slab_new(cls, shard);
+    if (s == NULL)
+        return NULL;
+    __atomic_store_n(&k->had_slabs, true, __ATOMIC_RELAXED);
+    class_lock(k, cls, true);
+    slab_list(k, s);
+    first = shard_take(k, c, n, zero); /* not NULL: s has room, listed in this hold */
     pthread_mutex_unlock(&k->lock);
     return first;
 }
