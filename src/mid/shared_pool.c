@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "../check.h"
 #include "../meta.h"
 #include "../os.h"
 #include "../registry.h"
@@ -193,6 +194,21 @@ static void slab_returned(spool_class *k, spool_slab *s, uint32_t n, spool_slab 
 static unsigned block_index(const spool_slab *s, const void *b)
 {
     return (unsigned)(((const char *)b - s->start) / s->block_size);
+}
+
+/* The pages of count adjacent blocks of s from the first go back to the OS.
+ * With HAKMEM_CHECK each block keeps the page that holds its freed mark (its
+ * second word), or a second free of it would go unseen. */
+static void release_blocks(const spool_slab *s, unsigned first, unsigned count)
+{
+    char *b = s->start + (size_t)first * s->block_size;
+    if (!hak_check_enabled) {
+        hak_os_release_pages(b, (size_t)count * s->block_size);
+        return;
+    }
+    size_t mark = 2 * sizeof(void *);
+    for (unsigned i = 0; i < count; i++, b += s->block_size)
+        hak_os_release_pages(b + mark, s->block_size - mark);
 }
 
 /* Puts b back into its slab s, resident. */
@@ -394,7 +410,7 @@ void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
         spool_slab *dead = NULL;
         bool at_once = hak_purge_delay_ms() == 0; /* the pages go back as the block does */
         if (at_once)
-            hak_os_release_pages(p, s->block_size);
+            release_blocks(s, block_index(s, p), 1);
         class_lock(k, s->class_idx, false);
         if (at_once)
             slab_give_clean(k, s, p, &dead);
@@ -478,8 +494,7 @@ static void slab_release_purging(spool_slab *s)
         unsigned end = i + 1;
         while (end < s->capacity && (s->purging[end / 64] >> (end % 64) & 1))
             end++;
-        hak_os_release_pages(s->start + (size_t)i * s->block_size,
-                             (size_t)(end - i) * s->block_size);
+        release_blocks(s, i, end - i);
         i = end;
     }
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "hakmem.h"
 #include "itest.h"
 
 static char *self;
@@ -37,6 +38,10 @@ static int misuse(const char *what, size_t n)
     if (strcmp(what, "double") == 0) {
         free(p);
         free(q);
+        free(p);
+    } else if (strcmp(what, "purged") == 0) { /* freed, its pages released, freed again */
+        free(p);
+        hak_purge();
         free(p);
     } else {
         free(p + 16);
@@ -91,6 +96,14 @@ static void test_double_free_aborts_in_every_tier(void **state)
         expect_abort("double", tier_sizes[i], "double free");
 }
 
+/* The purge releases the pages of free pool blocks (and with them what was
+ * written there): the freed mark must survive it. */
+static void test_double_free_after_a_purge_aborts(void **state)
+{
+    (void)state;
+    expect_abort("purged", 100000, "double free");
+}
+
 static void test_interior_pointer_aborts_in_every_tier(void **state)
 {
     (void)state;
@@ -117,6 +130,7 @@ int main(int argc, char **argv)
         return misuse(argv[2], (size_t)strtoull(argv[3], NULL, 10));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_double_free_aborts_in_every_tier),
+        cmocka_unit_test(test_double_free_after_a_purge_aborts),
         cmocka_unit_test(test_interior_pointer_aborts_in_every_tier),
         cmocka_unit_test(test_malloc_zero_reusing_a_freed_block_is_no_double_free),
     };
