@@ -191,6 +191,10 @@ static void slab_returned(spool_class *k, spool_slab *s, uint32_t n, spool_slab 
     }
 }
 
+/* The per-slab block bitmaps (clean, purging): bit i is block i. */
+static void bit_set(uint64_t *map, unsigned i) { map[i / 64] |= (uint64_t)1 << (i % 64); }
+static bool bit_test(const uint64_t *map, unsigned i) { return map[i / 64] >> (i % 64) & 1; }
+
 static unsigned block_index(const spool_slab *s, const void *b)
 {
     return (unsigned)(((const char *)b - s->start) / s->block_size);
@@ -223,8 +227,7 @@ static void slab_give(spool_class *k, spool_slab *s, void *b, spool_slab **dead)
 /* Puts b, whose pages went back to the OS, back into s. */
 static void slab_give_clean(spool_class *k, spool_slab *s, void *b, spool_slab **dead)
 {
-    unsigned i = block_index(s, b);
-    s->clean[i / 64] |= (uint64_t)1 << (i % 64);
+    bit_set(s->clean, block_index(s, b));
     s->clean_count++;
     slab_returned(k, s, 1, dead);
 }
@@ -469,10 +472,8 @@ static uint32_t slab_detach_old(spool_class *k, spool_slab *s, bool force)
     for (uint32_t i = 0; !force && i < s->young && *link != NULL; i++)
         link = (void **)*link;
     uint32_t n = 0;
-    for (void *b = *link; b != NULL; b = *(void **)b, n++) {
-        unsigned i = block_index(s, b);
-        s->purging[i / 64] |= (uint64_t)1 << (i % 64);
-    }
+    for (void *b = *link; b != NULL; b = *(void **)b, n++)
+        bit_set(s->purging, block_index(s, b));
     *link = NULL;
     s->young = 0; /* what is left is old at the next pass */
     s->used += n;
@@ -487,12 +488,12 @@ static void slab_release_purging(spool_slab *s)
 {
     unsigned i = 0;
     while (i < s->capacity) {
-        if (!(s->purging[i / 64] >> (i % 64) & 1)) {
+        if (!bit_test(s->purging, i)) {
             i++;
             continue;
         }
         unsigned end = i + 1;
-        while (end < s->capacity && (s->purging[end / 64] >> (end % 64) & 1))
+        while (end < s->capacity && bit_test(s->purging, end))
             end++;
         release_blocks(s, i, end - i);
         i = end;

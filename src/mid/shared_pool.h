@@ -6,8 +6,10 @@
  * blocks from its shard's slabs, so threads do not queue on one lock per
  * class.  Each thread keeps a short list of free blocks per class in front
  * (spool_cache in its heap), so most mallocs and frees touch neither a lock
- * nor a slab.  The cache is bounded in bytes, so a thread never hoards more
- * than a few hundred KiB.
+ * nor a slab.  Each class's cache is bounded in bytes and in blocks
+ * (cache_limit: up to about 1 MiB a class).  Only its owner touches a
+ * cache, so an idle thread keeps what its caches hold until it allocates
+ * again or exits.
  *
  * A slab goes back whole when its last block does.  Until then, the blocks
  * that sit free in it for a whole purge delay have their pages released
