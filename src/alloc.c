@@ -134,7 +134,7 @@ HAK_ENTRY static inline void *alloc_aligned(size_t align, size_t size)
         /* An MF2 page's blocks are only page-aligned in the SuperSlab's
          * first slab (its header comes first): the shared pool's are not. */
         bool pool = cls >= HAK_TINY_CLASSES && align > HAK_PAGE_SIZE;
-        void *p = pool ? spool_alloc(hak_tls_heap, cls) : alloc_class(cls);
+        void *p = pool ? spool_alloc_aligned(hak_tls_heap, cls, align) : alloc_class(cls);
         if (p == NULL)
             return alloc_failed(size, align);
         return alloc_done(hak_tls_heap, p, cls, size);
@@ -217,6 +217,10 @@ static inline void free_to_owner(hak_reg_entry e, void *p)
         spool_free(hak_reg_meta(e), p);
         return;
     }
+    if (hak_reg_kind(e) == HAK_KIND_RUNS) {
+        spool_free_run(hak_reg_meta(e), p);
+        return;
+    }
     free_other(e, p);
 }
 
@@ -248,6 +252,8 @@ HAK_API HAK_ENTRY size_t hak_malloc_usable_size(void *p)
         return ((hak_slab *)hak_reg_meta(e))->block_size;
     case HAK_KIND_SPOOL:
         return ((spool_slab *)hak_reg_meta(e))->block_size;
+    case HAK_KIND_RUNS:
+        return runs_block_size(hak_reg_meta(e), p);
     case HAK_KIND_LARGE: {
         large_header *h = large_header_of(hak_reg_meta(e), p);
         if (h != NULL)
@@ -352,6 +358,11 @@ HAK_API HAK_ENTRY void *hak_realloc(void *p, size_t size)
         if (h != NULL)
             return realloc_large(h, p, size);
     }
+    if (hak_reg_kind(e) == HAK_KIND_RUNS && !(l2_to_next && is_l2(size)) &&
+        runs_resize(hak_reg_meta(e), p, size)) {
+        hak_stat_count(HAK_STAT_REALLOC_IN_PLACE, 1);
+        return p;
+    }
     size_t usable = hak_malloc_usable_size(p);
     bool stays = fits_in_place(usable, size) && !(l2_to_next && is_l2(size));
     if (hak_reg_kind(e) != HAK_KIND_NONE && stays) {
@@ -408,7 +419,10 @@ HAK_API HAK_ENTRY void *hak_aligned_alloc(size_t align, size_t size)
     return alloc_aligned(align, size);
 }
 
-HAK_API HAK_ENTRY void *hak_memalign(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
+HAK_API HAK_ENTRY void *hak_memalign(size_t align, size_t size)
+{
+    return hak_aligned_alloc(align, size);
+}
 
 HAK_API HAK_ENTRY void *hak_valloc(size_t size) { return alloc_aligned(HAK_PAGE_SIZE, size); }
 

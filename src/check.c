@@ -62,6 +62,22 @@ static void check_block(void *p, char *start, size_t size, size_t capacity, cons
     word[1] = mark_of(p);
 }
 
+/* A run's start; a free unit's means its run was freed and went back to
+ * its chunk (a run still in a thread cache carries the mark). */
+static void check_run(run_chunk *k, void *p)
+{
+    switch (runs_check_free(k, p)) {
+    case RUNS_MISUSE_NONE:
+        break;
+    case RUNS_MISUSE_FREED:
+        report("double free (or a stale pointer; its pages are free) of", p, 0, NULL);
+    case RUNS_MISUSE_INTERIOR:
+        report("free of a pointer into the middle of a block:", p, 0, NULL);
+    }
+    size_t size = runs_block_size(k, p);
+    check_block(p, p, size, 1, "pool");
+}
+
 void hak_check_free(hak_reg_entry e, void *p)
 {
     switch (hak_reg_kind(e)) {
@@ -79,6 +95,9 @@ void hak_check_free(hak_reg_entry e, void *p)
                     hak_class_tier[s->class_idx] == HAK_TIER_MID ? "mid" : "pool");
         break;
     }
+    case HAK_KIND_RUNS:
+        check_run(hak_reg_meta(e), p);
+        break;
     case HAK_KIND_LARGE:
         if (large_header_of(hak_reg_meta(e), p) == NULL)
             report("free of a pointer into the middle of a large block:", p, 0, NULL);

@@ -26,8 +26,9 @@ typedef uintptr_t hak_reg_entry;
 enum hak_kind {
     HAK_KIND_NONE = 0,
     HAK_KIND_SLAB = 1,  /* -> struct hak_slab */
-    HAK_KIND_SPOOL = 2, /* -> struct spool_slab (mid and pool tiers) */
+    HAK_KIND_SPOOL = 2, /* -> struct spool_slab (mid and pool tiers up to 64 KiB) */
     HAK_KIND_LARGE = 3, /* -> struct large_header */
+    HAK_KIND_RUNS = 4,  /* -> struct run_chunk (pool classes above 64 KiB) */
 };
 #define HAK_KIND_MASK ((uintptr_t)7)
 

@@ -14,6 +14,7 @@ enum hak_tier { HAK_TIER_TINY, HAK_TIER_MID, HAK_TIER_POOL };
 #define HAK_TINY_CLASSES 32 /* classes 0..31: 16 B .. 1024 B */
 #define HAK_MID_FIRST 32    /* classes 32..71: 1152 B .. 32 KiB */
 #define HAK_POOL_FIRST 72   /* classes 72..111: 36 KiB .. 1 MiB */
+#define HAK_RUNS_FIRST 80   /* classes 80..111: 72 KiB .. 1 MiB, page runs (mid/runs.h) */
 #define HAK_MID_CLASSES (HAK_POOL_FIRST - HAK_MID_FIRST)
 /* Classes the slab engine may serve: tiny always, mid with MF2 on. */
 #define HAK_SLAB_CLASSES HAK_POOL_FIRST

@@ -20,7 +20,7 @@
 typedef struct spool_class {
     pthread_mutex_t lock;
     spool_slab *partial; /* slabs with free or never-used blocks */
-    bool had_slabs; /* the purge skips the shards a class never used */
+    bool had_slabs;      /* the purge skips the shards a class never used */
 } __attribute__((aligned(64))) spool_class;
 
 /* Each class is split into shards, each with its own lock and slabs; a
@@ -232,14 +232,10 @@ static void slab_give_clean(spool_class *k, spool_slab *s, void *b, spool_slab *
     slab_returned(k, s, 1, dead);
 }
 
-/* Takes the lock of k (a shard of class cls), counting the acquisition on
- * its path (taking or returning blocks); with HAKMEM_SHARED_POOL_LOCK_STATS=1
- * also whether the lock was held and how long the wait was.  Off, that costs
- * nothing: a try first would be one more atomic operation on every
- * acquisition. */
-static void class_lock(spool_class *k, unsigned cls, bool take)
+/* Off, the counting costs nothing: a try first would be one more atomic
+ * operation on every acquisition. */
+void spool_lock(pthread_mutex_t *lock, unsigned cls, bool take)
 {
-    pthread_mutex_t *lock = &k->lock;
     hak_stat_count_class(cls, take ? HAK_CSTAT_LOCK_ACQUIRE : HAK_CSTAT_LOCK_RELEASE, 1);
     if (!hak_lock_stats_enabled || pthread_mutex_trylock(lock) == 0) {
         if (!hak_lock_stats_enabled)
@@ -248,11 +244,14 @@ static void class_lock(spool_class *k, unsigned cls, bool take)
     }
     uint64_t t0 = hak_now_ns();
     pthread_mutex_lock(lock);
-    hak_stat_count_class(cls, take ? HAK_CSTAT_LOCK_ACQUIRE_CONTENDED : HAK_CSTAT_LOCK_RELEASE_CONTENDED,
-                         1);
-    hak_stat_count_class(cls, take ? HAK_CSTAT_LOCK_ACQUIRE_WAIT_NS : HAK_CSTAT_LOCK_RELEASE_WAIT_NS,
+    hak_stat_count_class(
+        cls, take ? HAK_CSTAT_LOCK_ACQUIRE_CONTENDED : HAK_CSTAT_LOCK_RELEASE_CONTENDED, 1);
+    hak_stat_count_class(cls,
+                         take ? HAK_CSTAT_LOCK_ACQUIRE_WAIT_NS : HAK_CSTAT_LOCK_RELEASE_WAIT_NS,
                          hak_now_ns() - t0);
 }
+
+static void class_lock(spool_class *k, unsigned cls, bool take) { spool_lock(&k->lock, cls, take); }
 
 // ------------------------------------------------------------ thread caches
 
@@ -297,7 +296,8 @@ static void *other_shards_take(unsigned cls, unsigned own, spool_cache *c, uint3
 {
     for (unsigned i = 1; i < SPOOL_SHARDS; i++) {
         spool_class *k = class_of((own + i) % SPOOL_SHARDS, cls);
-        if (!__atomic_load_n(&k->had_slabs, __ATOMIC_RELAXED) || pthread_mutex_trylock(&k->lock) != 0)
+        if (!__atomic_load_n(&k->had_slabs, __ATOMIC_RELAXED) ||
+            pthread_mutex_trylock(&k->lock) != 0)
             continue;
         hak_stat_count_class(cls, HAK_CSTAT_LOCK_ACQUIRE, 1);
         void *first = shard_take(k, c, n, zero);
@@ -315,8 +315,10 @@ static void *other_shards_take(unsigned cls, unsigned own, spool_cache *c, uint3
 static void *class_take(unsigned cls, spool_cache *c, uint32_t n, bool *zero)
 {
     unsigned shard = thread_shard();
-    spool_class *k = class_of(shard, cls);
     hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
+    if (runs_class(cls))
+        return runs_take(shard, cls, c, n, zero);
+    spool_class *k = class_of(shard, cls);
     class_lock(k, cls, true);
     void *first = shard_take(k, c, n, zero);
     pthread_mutex_unlock(&k->lock);
@@ -344,6 +346,19 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls)
     spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
     bool zero;
     return class_take(cls, c, c->limit / 2 + 1, &zero); /* one for the caller, the rest cached */
+}
+
+/* A cached block is aligned as its class's offsets are: a slab block at a
+ * multiple of its size (hak_aligned_class picks the class), a run at a
+ * multiple of its unit only, so a run with more alignment is made for it. */
+void *spool_alloc_aligned(hak_heap *h, unsigned cls, size_t align)
+{
+    if (!runs_class(cls) || align <= RUN_UNIT)
+        return spool_alloc(h, cls);
+    if (h == &hak_empty_heap && hak_heap_acquire() == NULL)
+        return NULL;
+    hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
+    return runs_take_aligned(thread_shard(), cls, align);
 }
 
 void *spool_calloc(hak_heap *h, unsigned cls, size_t size)
@@ -397,6 +412,10 @@ static void *give_some(unsigned cls, void *b, uint32_t n, bool idle)
  * a refill on a purge tick lands on a cache that is not empty.) */
 static void give_list(unsigned cls, void *b, uint32_t n, bool idle)
 {
+    if (runs_class(cls)) {
+        runs_give(b, n, idle);
+        return;
+    }
     while (n > 0) {
         uint32_t m = n < CACHE_MAX_BLOCKS ? n : CACHE_MAX_BLOCKS;
         b = give_some(cls, b, m, idle);
@@ -404,23 +423,35 @@ static void give_list(unsigned cls, void *b, uint32_t n, bool idle)
     }
 }
 
-void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
+/* No cache (the thread exits, or never allocated), or no purge delay: the
+ * block goes straight back, with its pages at once if there is no delay. */
+static void give_one(unsigned cls, void *meta, void *p)
 {
-    hak_stat_count_class(s->class_idx, HAK_CSTAT_FREE, 1);
-    spool_cache *c = &h->spool[s->class_idx - HAK_MID_FIRST];
-    if (c->limit == 0) { /* no heap (the thread exits, or never allocated), or no delay */
-        spool_class *k = class_of(s->shard, s->class_idx);
-        spool_slab *dead = NULL;
-        bool at_once = hak_purge_delay_ms() == 0; /* the pages go back as the block does */
-        if (at_once)
-            release_blocks(s, block_index(s, p), 1);
-        class_lock(k, s->class_idx, false);
-        if (at_once)
-            slab_give_clean(k, s, p, &dead);
-        else
-            slab_give(k, s, p, &dead);
-        pthread_mutex_unlock(&k->lock);
-        slabs_release(dead, false);
+    if (runs_class(cls)) {
+        runs_give(p, 1, false);
+        return;
+    }
+    spool_slab *s = meta;
+    spool_class *k = class_of(s->shard, cls);
+    spool_slab *dead = NULL;
+    bool at_once = hak_purge_delay_ms() == 0;
+    if (at_once)
+        release_blocks(s, block_index(s, p), 1);
+    class_lock(k, cls, false);
+    if (at_once)
+        slab_give_clean(k, s, p, &dead);
+    else
+        slab_give(k, s, p, &dead);
+    pthread_mutex_unlock(&k->lock);
+    slabs_release(dead, false);
+}
+
+void spool_free_slow(hak_heap *h, unsigned cls, void *meta, void *p)
+{
+    hak_stat_count_class(cls, HAK_CSTAT_FREE, 1);
+    spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
+    if (c->limit == 0) {
+        give_one(cls, meta, p);
         return;
     }
     /* Full: keep half, the most recently freed, and return the rest. */
@@ -435,7 +466,7 @@ void spool_free_slow(hak_heap *h, spool_slab *s, void *p)
     else
         *(void **)tail = NULL;
     c->count = keep;
-    give_list(s->class_idx, rest, n, false);
+    give_list(cls, rest, n, false);
     *(void **)p = c->head;
     c->head = p;
     c->count++;
@@ -558,10 +589,11 @@ void spool_purge(bool force)
         bool all = force || hak_purge_delay_ms() == 0;
         uint64_t blocks = 0;
         for (unsigned shard = 0; shard < SPOOL_SHARDS; shard++)
-            for (unsigned cls = HAK_MID_FIRST; cls < HAK_CLASS_COUNT; cls++)
+            for (unsigned cls = HAK_MID_FIRST; cls < HAK_RUNS_FIRST; cls++)
                 if (__atomic_load_n(&class_of(shard, cls)->had_slabs, __ATOMIC_RELAXED))
                     blocks += class_purge(class_of(shard, cls), cls, all);
         hak_stat_count(HAK_STAT_POOL_PURGED_BLOCKS, blocks);
+        runs_purge(all);
     }
     pthread_mutex_unlock(&purge_lock);
 }
@@ -573,10 +605,12 @@ void spool_lock_all(void)
     pthread_mutex_lock(&purge_lock);
     for (unsigned i = 0; i < SPOOL_SHARDS * SPOOL_CLASSES; i++)
         pthread_mutex_lock(&classes[i / SPOOL_CLASSES][i % SPOOL_CLASSES].lock);
+    runs_lock_all();
 }
 
 void spool_unlock_all(void)
 {
+    runs_unlock_all();
     for (unsigned i = SPOOL_SHARDS * SPOOL_CLASSES; i-- > 0;)
         pthread_mutex_unlock(&classes[i / SPOOL_CLASSES][i % SPOOL_CLASSES].lock);
     pthread_mutex_unlock(&purge_lock);
@@ -587,4 +621,5 @@ void spool_reset_after_fork(void)
     for (unsigned i = 0; i < SPOOL_SHARDS * SPOOL_CLASSES; i++)
         pthread_mutex_init(&classes[i / SPOOL_CLASSES][i % SPOOL_CLASSES].lock, NULL);
     pthread_mutex_init(&purge_lock, NULL);
+    runs_reset_after_fork();
 }

@@ -1,8 +1,10 @@
 /*
  * The shared pool: mid (1 KiB .. 32 KiB) and pool (32 KiB .. 1 MiB) blocks.
  *
- * Each class has slabs (64 KiB for classes up to 8 KiB, 2 MiB above),
- * shared by all threads in shards, each under its own mutex: a thread takes
+ * Each class up to 64 KiB has slabs (64 KiB for classes up to 8 KiB, 2 MiB
+ * above); the classes above 64 KiB are page runs (runs.h), which can grow
+ * and shrink in place.  Both are shared by all threads in shards, each
+ * under its own mutex: a thread takes
  * blocks from its shard's slabs, so threads do not queue on one lock per
  * class.  Each thread keeps a short list of free blocks per class in front
  * (spool_cache in its heap), so most mallocs and frees touch neither a lock
@@ -19,11 +21,13 @@
 #ifndef HAK_SHARED_POOL_H
 #define HAK_SHARED_POOL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "../stats/count.h"
 #include "../thread.h"
+#include "runs.h"
 
 /* A slab holds at most this many blocks: 64 KiB of 1152 B, 2 MiB of 9 KiB. */
 #define SPOOL_SLAB_MAX_BLOCKS 256u
@@ -42,8 +46,8 @@ typedef struct spool_slab {
     uint32_t clean_count;
     uint16_t class_idx;
     uint8_t shard; /* the shard of its class whose list and lock it is under */
-    bool listed; /* on its class's list of slabs with room */
-    bool zeroed; /* its never-used blocks read as zero (a fresh or purged span) */
+    bool listed;   /* on its class's list of slabs with room */
+    bool zeroed;   /* its never-used blocks read as zero (a fresh or purged span) */
     uint8_t span_kind;
     struct spool_slab *next, *prev;
     /* Free blocks whose pages went back to the OS (bit i: block i), handed
@@ -59,7 +63,16 @@ void *spool_alloc_slow(hak_heap *h, unsigned cls);
  * first touch costs 11-14 us a page; clearing it would pay that for
  * nothing). */
 void *spool_calloc(hak_heap *h, unsigned cls, size_t size);
-void spool_free_slow(hak_heap *h, spool_slab *s, void *p);
+/* A block the thread's cache of class cls has no room for; meta is its
+ * slab or run chunk. */
+void spool_free_slow(hak_heap *h, unsigned cls, void *meta, void *p);
+/* A block of class cls aligned to align (a power of two above a page). */
+void *spool_alloc_aligned(hak_heap *h, unsigned cls, size_t align);
+/* Takes a shared-pool lock (a shard of class cls, or of the run chunks),
+ * counting the acquisition for cls on its path (take: taking blocks, else
+ * returning them); with HAKMEM_SHARED_POOL_LOCK_STATS=1 also whether the
+ * lock was held and how long the wait was. */
+void spool_lock(pthread_mutex_t *lock, unsigned cls, bool take);
 void spool_cache_init(hak_heap *h);
 /* Every block the thread caches goes back to its slab; idle: the cache went
  * unused for the purge delay, so emptied slabs may be purged at once. */
@@ -99,18 +112,29 @@ static inline void *spool_alloc(hak_heap *h, unsigned cls)
     return b != NULL ? b : spool_alloc_slow(h, cls);
 }
 
-static inline void spool_free(spool_slab *s, void *p)
+static inline void spool_cache_put(unsigned cls, void *meta, void *p)
 {
     hak_heap *h = hak_tls_heap;
-    spool_cache *c = &h->spool[s->class_idx - HAK_MID_FIRST];
+    spool_cache *c = &h->spool[cls - HAK_MID_FIRST];
     if (__builtin_expect(c->count < c->limit, 1)) {
         *(void **)p = c->head;
         c->head = p;
         c->count++;
-        hak_count_owner_free(h, s->class_idx);
+        hak_count_owner_free(h, cls);
         return;
     }
-    spool_free_slow(h, s, p);
+    spool_free_slow(h, cls, meta, p);
+}
+
+static inline void spool_free(spool_slab *s, void *p) { spool_cache_put(s->class_idx, s, p); }
+
+/* A pointer that starts no run (inside one, or freed) is not a block: the
+ * free is dropped rather than corrupt the chunk (HAKMEM_CHECK reports it). */
+static inline void spool_free_run(run_chunk *k, void *p)
+{
+    size_t size = runs_block_size(k, p);
+    if (__builtin_expect(size != 0, 1))
+        spool_cache_put(hak_size_to_class(size), k, p);
 }
 
 #endif /* HAK_SHARED_POOL_H */

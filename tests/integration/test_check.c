@@ -43,6 +43,8 @@ static int misuse(const char *what, size_t n)
         free(p);
         hak_purge();
         free(p);
+    } else if (strcmp(what, "page") == 0) { /* a page boundary inside the block */
+        free(p + 8192);
     } else {
         free(p + 16);
     }
@@ -87,7 +89,8 @@ static void expect_abort(const char *what, size_t n, const char *message)
         fail_msg("%s free of a %zu-byte block: stderr was \"%s\"", what, n, err);
 }
 
-static const size_t tier_sizes[] = {48, 1000, 5000, 30000, 100000, 1000000};
+/* Tiny, mid (MF2), mid, pool slabs, pool page runs (above 64 KiB). */
+static const size_t tier_sizes[] = {48, 1000, 5000, 30000, 50000, 100000, 1000000};
 
 static void test_double_free_aborts_in_every_tier(void **state)
 {
@@ -110,6 +113,8 @@ static void test_interior_pointer_aborts_in_every_tier(void **state)
     for (size_t i = 0; i < sizeof tier_sizes / sizeof tier_sizes[0]; i++)
         expect_abort("interior", tier_sizes[i], "into the middle of a block");
     expect_abort("interior", 3 * MiB, "into the middle of a large block");
+    /* A page run's blocks start at page boundaries: one inside is no start. */
+    expect_abort("page", 100000, "into the middle of a block");
 }
 
 /* malloc(0) adds nothing to the tracked byte count: it must still clear the

@@ -11,9 +11,9 @@
  *                         (twice: a pool block is released once it has been free
  *                         across a whole purge pass)
  *
- * A third case keeps one block alive in each pool slab and frees the rest:
- * the slabs stay, but the pages of their free blocks must go back all the
- * same.
+ * Two more keep one block alive in each pool slab (48 KiB blocks) or page-run
+ * chunk (200 KiB) and free the rest: the slabs and chunks stay, but the
+ * pages of their free blocks must go back all the same.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -182,44 +182,66 @@ static void test_blocks_of_exited_threads(void **state)
     check_returned("exited thread's blocks", rss0, peak, itest_rss());
 }
 
-/* 48 MiB of 48 KiB blocks, one in 32 kept: every 2 MiB slab keeps a live
- * block or two, and the rest of it is free. */
-static void test_free_blocks_of_live_slabs(void **state)
+/* count blocks of `size` bytes, one in keep_every kept alive and the rest
+ * freed: the slabs or chunks stay, as each holds a live block, but the pages
+ * of their free blocks must go back (counted in `counter`, in units of
+ * `unit` bytes: blocks, or bytes). */
+static void check_free_blocks_of_live_spans(const char *what, size_t size, size_t count,
+                                            size_t keep_every, const char *counter, size_t unit)
 {
-    (void)state;
-    enum { SIZE = 48 * KiB, COUNT = 1024, KEEP_EVERY = 32 };
     setup_blocks();
     warm_up();
     size_t rss0 = itest_rss();
-    for (size_t i = 0; i < COUNT; i++) {
-        blocks[i].p = malloc(SIZE);
+    for (size_t i = 0; i < count; i++) {
+        blocks[i].p = malloc(size);
         assert_non_null(blocks[i].p);
-        memset(blocks[i].p, 0x3A, SIZE);
+        memset(blocks[i].p, 0x3A, size);
     }
     size_t peak = itest_rss();
     unsigned long long purged0 = 0, purged1 = 0;
-    bool counting = hak_stats_get("tiers.pool.purged_blocks", &purged0) == 0 && counting_on();
-    for (size_t i = 0; i < COUNT; i++)
-        if (i % KEEP_EVERY != 0)
+    bool counting = hak_stats_get(counter, &purged0) == 0 && counting_on();
+    for (size_t i = 0; i < count; i++)
+        if (i % keep_every != 0)
             free(blocks[i].p);
     let_purge_happen();
     size_t rss1 = itest_rss();
+    size_t freed = (count - count / keep_every) * size, live = count / keep_every * size;
     if (counting) { /* hak_purge's run: the free blocks are counted as they go */
-        assert_int_equal(hak_stats_get("tiers.pool.purged_blocks", &purged1), 0);
-        print_message("live slabs: %llu blocks purged\n", purged1 - purged0);
-        assert_true(purged1 - purged0 >= (COUNT - COUNT / KEEP_EVERY) / 2);
+        assert_int_equal(hak_stats_get(counter, &purged1), 0);
+        print_message("%s: %s %llu\n", what, counter, purged1 - purged0);
+        assert_true((purged1 - purged0) * unit >= freed / 2);
     }
-    print_message("live slabs: RSS start %zu MiB, peak %zu MiB, after free %zu MiB\n", rss0 / MiB,
+    print_message("%s: RSS start %zu MiB, peak %zu MiB, after free %zu MiB\n", what, rss0 / MiB,
                   peak / MiB, rss1 / MiB);
     assert_true(peak >= rss0 + 40 * MiB);
-    /* 1.5 MiB live, the thread's cache (1 MiB) and the pages live blocks share */
-    if (rss1 > rss0 + 6 * MiB)
-        fail_msg("%zu MiB still resident with %d KiB live (start %zu MiB, allowed 6 MiB more)",
-                 rss1 / MiB, COUNT / KEEP_EVERY * SIZE / (int)KiB, rss0 / MiB);
-    for (size_t i = 0; i < COUNT; i += KEEP_EVERY) {
-        assert_true(((unsigned char *)blocks[i].p)[SIZE - 1] == 0x3A);
+    /* The live blocks, the thread's cache (up to 1 MiB) and the pages live
+     * blocks share with free ones. */
+    if (rss1 > rss0 + live + 5 * MiB)
+        fail_msg(
+            "%s: %zu MiB still resident with %zu KiB live (start %zu MiB, allowed %zu MiB more)",
+            what, rss1 / MiB, live / KiB, rss0 / MiB, (live + 5 * MiB) / MiB);
+    for (size_t i = 0; i < count; i += keep_every) {
+        assert_true(((unsigned char *)blocks[i].p)[size - 1] == 0x3A);
         free(blocks[i].p);
     }
+}
+
+/* 48 MiB of 48 KiB blocks, one in 32 kept: every 2 MiB slab keeps a live
+ * block or two. */
+static void test_free_blocks_of_live_slabs(void **state)
+{
+    (void)state;
+    check_free_blocks_of_live_spans("live slabs", 48 * KiB, 1024, 32, "tiers.pool.purged_blocks",
+                                    48 * KiB);
+}
+
+/* 50 MiB of 200 KiB blocks (page runs, nine to a 2 MiB chunk), one in 8
+ * kept: every chunk keeps a live block. */
+static void test_free_runs_of_live_chunks(void **state)
+{
+    (void)state;
+    check_free_blocks_of_live_spans("live chunks", 200 * KiB, 256, 8, "tiers.pool.run_purged_bytes",
+                                    1);
 }
 
 int main(int argc, char **argv)
@@ -239,6 +261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_single_thread),
         cmocka_unit_test(test_blocks_of_exited_threads),
         cmocka_unit_test(test_free_blocks_of_live_slabs),
+        cmocka_unit_test(test_free_runs_of_live_chunks),
     };
     return cmocka_run_group_tests_name(m, tests, NULL, NULL);
 }

@@ -194,6 +194,42 @@ static void test_realloc_aligned_blocks(void **state)
     }
 }
 
+/* A block above 64 KiB is a run of pages: grown 8 KiB at a time from 72 KiB
+ * to 1 MiB it stays where it is while the pages after it are free (it
+ * moved at each of the 30 classes before), and shrunk it gives its tail
+ * back where it is, keeping its contents either way. */
+static void test_pool_block_resizes_in_place(void **state)
+{
+    (void)state;
+    if (!itest_hakmem_serves(72 * KiB)) /* HAKMEM_WRAP_L2=0: glibc's block */
+        skip();
+    size_t n = 72 * KiB;
+    unsigned char *p = malloc(n);
+    assert_non_null(p);
+    itest_fill(p, n, 5);
+    unsigned moves = 0;
+    for (size_t next = n + 8 * KiB; next <= 1 * MiB; next += 8 * KiB) {
+        unsigned char *q = must_realloc(p, n, next);
+        moves += q != p;
+        p = q;
+        assert_int_equal(itest_check(p, n, 5), -1);
+        n = next;
+        itest_fill(p, n, 5);
+    }
+    assert_in_range(moves, 0, 2);
+    unsigned char *q = must_realloc(p, n, 100 * KiB);
+    assert_ptr_equal(q, p);
+    assert_in_range(malloc_usable_size(q), 100 * KiB, 112 * KiB);
+    assert_int_equal(itest_check(q, 100 * KiB, 5), -1);
+    /* The freed tail is usable memory again: a block can take it. */
+    void *tail = malloc(800 * KiB);
+    assert_non_null(tail);
+    memset(tail, 0x5A, 800 * KiB);
+    assert_int_equal(itest_check(q, 100 * KiB, 5), -1);
+    free(tail);
+    free(q);
+}
+
 /* realloc failing (huge request) leaves the old block valid and untouched. */
 static void test_failed_realloc_keeps_block(void **state)
 {
@@ -222,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_neighbours_survive),
         cmocka_unit_test(test_same_size_and_usable_size),
         cmocka_unit_test(test_realloc_aligned_blocks),
+        cmocka_unit_test(test_pool_block_resizes_in_place),
         cmocka_unit_test(test_failed_realloc_keeps_block),
     };
     return cmocka_run_group_tests_name("integration.realloc", tests, NULL, NULL);

@@ -46,9 +46,14 @@ static void test_foreign_addresses(void **state)
     (void)state;
     static int in_data;
     int on_stack;
-    const void *addrs[] = {NULL, &in_data, &on_stack, (void *)1,
-                           (void *)(((uintptr_t)1 << 47) - 1), (void *)((uintptr_t)1 << 47),
-                           (void *)UINTPTR_MAX, (void *)0xdead0000beef0000ull};
+    const void *addrs[] = {NULL,
+                           &in_data,
+                           &on_stack,
+                           (void *)1,
+                           (void *)(((uintptr_t)1 << 47) - 1),
+                           (void *)((uintptr_t)1 << 47),
+                           (void *)UINTPTR_MAX,
+                           (void *)0xdead0000beef0000ull};
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
         assert_int_equal(hak_reg_lookup(addrs[i]), 0);
         assert_int_equal(hak_owns(addrs[i]), 0);
@@ -60,18 +65,20 @@ static void test_foreign_addresses(void **state)
 static void test_tiers_register_their_blocks(void **state)
 {
     (void)state;
-    void *tiny = hak_malloc(24), *mid = hak_malloc(5000), *pool = hak_malloc(200000);
-    void *large = hak_malloc(3 << 20);
+    void *tiny = hak_malloc(24), *mid = hak_malloc(5000), *pool = hak_malloc(50000);
+    void *run = hak_malloc(200000), *large = hak_malloc(3 << 20);
     assert_int_equal(hak_reg_kind(hak_reg_lookup(tiny)), HAK_KIND_SLAB);
     /* Mid blocks are MF2 pages of the slab engine (HAKMEM_MF2_ENABLE=1). */
     assert_int_equal(hak_reg_kind(hak_reg_lookup(mid)), HAK_KIND_SLAB);
     assert_int_equal(hak_reg_kind(hak_reg_lookup(pool)), HAK_KIND_SPOOL);
+    assert_int_equal(hak_reg_kind(hak_reg_lookup(run)), HAK_KIND_RUNS); /* above 64 KiB */
     assert_int_equal(hak_reg_kind(hak_reg_lookup(large)), HAK_KIND_LARGE);
     assert_true(hak_owns(large));
     assert_false(hak_owns((char *)large + 16)); /* not the block's start */
     hak_free(tiny);
     hak_free(mid);
     hak_free(pool);
+    hak_free(run);
     hak_free(large);
     assert_int_equal(hak_reg_lookup(large), 0);
 }

@@ -17,6 +17,11 @@ static void test_table_is_increasing_and_aligned(void **state)
     }
     assert_int_equal(hak_class_size[HAK_TINY_CLASSES - 1], 1024);
     assert_int_equal(hak_class_size[HAK_POOL_FIRST - 1], 32768);
+    /* Page runs (mid/runs.h) take the pool classes above 64 KiB, as whole
+     * 8 KiB units: a run's length in units gives back its class. */
+    assert_int_equal(hak_class_size[HAK_RUNS_FIRST - 1], 65536);
+    for (unsigned c = HAK_RUNS_FIRST; c < HAK_CLASS_COUNT; c++)
+        assert_int_equal(hak_class_size[c] % 8192, 0);
     assert_int_equal(hak_class_size[HAK_CLASS_COUNT - 1], 1 << 20);
 }
 

@@ -85,7 +85,7 @@ static bool clash(const counter_row *a, const counter_row *b)
 static const char *row_problem(size_t i)
 {
     static const char *const units[] = {"blocks",   "bytes",   "events", "slabs", "calls",
-                                        "segments", "threads", "pages",  "ns"};
+                                        "segments", "threads", "pages",  "ns",    "chunks"};
     const counter_row *r = &rows[i];
     bool known_unit = false;
     if (r->doc[0] == '\0' || strchr(r->doc, '\n') != NULL || strchr(r->doc, '|') != NULL)
