@@ -42,7 +42,9 @@ static void *carve(size_t bytes)
     return p;
 }
 
-void *hak_meta_alloc(size_t size)
+void *hak_meta_alloc(size_t size) { return hak_meta_alloc_part(size, size); }
+
+void *hak_meta_alloc_part(size_t size, size_t zeroed)
 {
     size_t b = bucket_of(size);
     if (b >= META_BUCKETS)
@@ -55,7 +57,7 @@ void *hak_meta_alloc(size_t size)
         p = carve((b + 1) * META_ALIGN);
     pthread_mutex_unlock(&meta_lock);
     if (p != NULL)
-        memset(p, 0, (b + 1) * META_ALIGN);
+        memset(p, 0, zeroed < size ? zeroed : (b + 1) * META_ALIGN);
     return p;
 }
 

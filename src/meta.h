@@ -14,6 +14,9 @@
 /* Zeroed memory for a record of `size` bytes (64-byte aligned), or NULL
  * (out of memory, or over HAK_META_MAX). */
 void *hak_meta_alloc(size_t size);
+/* The same, with only the first `zeroed` bytes cleared: the rest is left as
+ * a recycled record had it, for a part the caller never reads unset. */
+void *hak_meta_alloc_part(size_t size, size_t zeroed);
 /* Returns a record to the arena for reuse by a record of the same size. */
 void hak_meta_free(void *p, size_t size);
 
