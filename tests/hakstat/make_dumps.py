@@ -101,6 +101,8 @@ def make(seed, program, pid, scale, env=None, hist=True, remote=0.05, start=1763
     buckets[1 << 22] = buckets.get(1 << 22, 0) + la - la // 2
     groups["threads"]["started"] = r.randint(1, 8)
     groups["threads"]["exited"] = groups["threads"]["started"] - 1
+    # A level derived from two counters stays true: run chunks in use.
+    groups["pool"]["run_chunks_released"] = groups["pool"]["run_chunks_new"] * 3 // 4
     for t in TIERS:
         tiers[t].update(groups.pop(t, {}))
     tiers["large"] = groups.pop("large")

@@ -157,6 +157,17 @@ static void compute_rates(const hs_dump *d, hs_summary *s)
     set_counter(s, HS_FIG_ADOPTED, d, "tiers.tiny.adopted");
 }
 
+/* The pool's blocks above 64 KiB (page runs); absent from older dumps. */
+static void compute_runs(const hs_dump *d, hs_summary *s)
+{
+    uint64_t made, released;
+    if (hs_dump_find(d, "tiers.pool.run_chunks_new", &made) &&
+        hs_dump_find(d, "tiers.pool.run_chunks_released", &released))
+        set(s, HS_FIG_RUN_CHUNKS, made >= released ? (double)(made - released) : 0);
+    set_counter(s, HS_FIG_RUN_RESIZED, d, "tiers.pool.runs_resized_in_place");
+    set_counter(s, HS_FIG_RUN_PURGED, d, "tiers.pool.run_purged_bytes");
+}
+
 static void compute_memory(const hs_dump *d, hs_summary *s)
 {
     set(s, HS_FIG_MAPPED, (double)d->mapped_bytes);
@@ -184,6 +195,7 @@ void hs_summary_compute(const hs_dump *d, hs_summary *s)
     set_pct(s, HS_FIG_WASTE, (double)d->bytes_allocated - (double)d->bytes_requested,
             (double)d->bytes_allocated);
     compute_rates(d, s);
+    compute_runs(d, s);
     compute_memory(d, s);
     compute_tiers(d, s);
 }
@@ -247,9 +259,13 @@ void hs_format(char *buf, size_t size, hs_unit unit, double v)
 const char *hs_section_title(const char *path)
 {
     static const char *const titles[][2] = {
-        {"run.", "Run"},       {"totals.", "Totals"},
-        {"rates.", "Rates"},   {"tiny_remote.", "Tiny remote frees"},
-        {"memory.", "Memory"}, {"tiers.", "Tiers"},
+        {"run.", "Run"},
+        {"totals.", "Totals"},
+        {"rates.", "Rates"},
+        {"tiny_remote.", "Tiny remote frees"},
+        {"pool_runs.", "Pool blocks above 64 KiB (page runs)"},
+        {"memory.", "Memory"},
+        {"tiers.", "Tiers"},
     };
     for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
         if (strncmp(path, titles[i][0], strlen(titles[i][0])) == 0)

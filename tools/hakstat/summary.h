@@ -49,6 +49,9 @@ typedef enum { HS_COUNT, HS_BYTES, HS_PCT, HS_MS } hs_unit;
     X(PENDING_TAKEN, "tiny_remote.pending_taken", "pending taken", HS_COUNT)                       \
     X(ORPHANED, "tiny_remote.orphaned", "orphaned at thread exit", HS_COUNT)                       \
     X(ADOPTED, "tiny_remote.adopted", "orphans adopted", HS_COUNT)                                 \
+    X(RUN_CHUNKS, "pool_runs.chunks_in_use", "chunks in use at exit", HS_COUNT)                    \
+    X(RUN_RESIZED, "pool_runs.resized_in_place", "resized in place", HS_COUNT)                     \
+    X(RUN_PURGED, "pool_runs.purged_bytes", "purged while in use", HS_BYTES)                       \
     X(MAPPED, "memory.mapped_bytes", "mapped at exit", HS_BYTES)                                   \
     X(MAPPED_PEAK, "memory.mapped_peak_bytes", "mapped at peak", HS_BYTES)                         \
     X(RSS, "memory.rss_bytes", "RSS at exit", HS_BYTES)                                            \
