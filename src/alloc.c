@@ -306,10 +306,24 @@ HAK_API HAK_ENTRY void *hak_calloc(size_t count, size_t size)
     return p;
 }
 
+/* Where a growing block moves: a page run with room to grow after it when
+ * there is one (it is likely to grow again), else wherever malloc puts it. */
+static void *realloc_target(size_t old_size, size_t size)
+{
+    if (size > old_size && size <= HAK_POOL_MAX && !l2_to_next) {
+        unsigned cls = hak_size_to_class(size);
+        hak_heap *h = hak_tls_heap;
+        void *q = spool_alloc_to_grow(h, cls);
+        if (q != NULL)
+            return alloc_done(h, q, cls, size);
+    }
+    return hak_malloc(size);
+}
+
 /* A block in a different place: copy what fits, free the old one. */
 HAK_ENTRY static void *realloc_move(void *p, size_t old_size, size_t size)
 {
-    void *q = hak_malloc(size);
+    void *q = realloc_target(old_size, size);
     if (q == NULL)
         return NULL;
     hak_stat_count(HAK_STAT_REALLOC_MOVED, 1);

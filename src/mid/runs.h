@@ -75,6 +75,10 @@ void *runs_take(unsigned shard, unsigned cls, spool_cache *c, uint32_t n, bool *
 /* A run of class cls starting at a multiple of align (a power of two up to
  * HAK_POOL_MAX), or NULL. */
 void *runs_take_aligned(unsigned shard, unsigned cls, size_t align);
+/* A run of class cls for a block that realloc grows: placed with free units
+ * after it to grow into next time; NULL if no chunk of the shard has that
+ * much room (the caller takes a run as malloc would). */
+void *runs_take_to_grow(unsigned shard, unsigned cls);
 /* Frees the n runs of list b (linked through their first word); idle: they
  * sat unused for the purge delay already, so their pages go at the next
  * pass. */

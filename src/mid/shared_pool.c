@@ -361,6 +361,14 @@ void *spool_alloc_aligned(hak_heap *h, unsigned cls, size_t align)
     return runs_take_aligned(thread_shard(), cls, align);
 }
 
+void *spool_alloc_to_grow(hak_heap *h, unsigned cls)
+{
+    if (!runs_class(cls) || h == &hak_empty_heap)
+        return NULL;
+    hak_stat_count_class(cls, HAK_CSTAT_REFILL, 1);
+    return runs_take_to_grow(thread_shard(), cls);
+}
+
 void *spool_calloc(hak_heap *h, unsigned cls, size_t size)
 {
     spool_cache *c = &h->spool[cls - HAK_MID_FIRST];

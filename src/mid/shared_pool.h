@@ -66,6 +66,10 @@ void *spool_calloc(hak_heap *h, unsigned cls, size_t size);
 /* A block the thread's cache of class cls has no room for; meta is its
  * slab or run chunk. */
 void spool_free_slow(hak_heap *h, unsigned cls, void *meta, void *p);
+/* A block of class cls for realloc to move a growing block into: for the
+ * page-run classes, one with room after it (runs_take_to_grow); NULL for
+ * the others, or when there is none. */
+void *spool_alloc_to_grow(hak_heap *h, unsigned cls);
 /* A block of class cls aligned to align (a power of two above a page). */
 void *spool_alloc_aligned(hak_heap *h, unsigned cls, size_t align);
 /* Takes a shared-pool lock (a shard of class cls, or of the run chunks),
