@@ -310,7 +310,8 @@ HAK_API HAK_ENTRY void *hak_calloc(size_t count, size_t size)
  * there is one (it is likely to grow again), else wherever malloc puts it. */
 static void *realloc_target(size_t old_size, size_t size)
 {
-    if (size > old_size && size <= HAK_POOL_MAX && !l2_to_next) {
+    if (size > old_size && size > hak_class_size[HAK_RUNS_FIRST - 1] && size <= HAK_POOL_MAX &&
+        !l2_to_next) {
         unsigned cls = hak_size_to_class(size);
         hak_heap *h = hak_tls_heap;
         void *q = spool_alloc_to_grow(h, cls);
