@@ -324,6 +324,17 @@ static void *shard_take(run_shard *s, unsigned cls, unsigned step, spool_cache *
 
 // ------------------------------------------------------------ taking and giving
 
+/* Shard own + i, locked, if it ever had chunks and its lock is free: a
+ * thread looking beyond its own shard never waits. */
+static run_shard *other_shard_locked(unsigned own, unsigned i, unsigned cls)
+{
+    run_shard *s = &shards[(own + i) % RUN_SHARDS];
+    if (!__atomic_load_n(&s->had_chunks, __ATOMIC_RELAXED) || pthread_mutex_trylock(&s->lock) != 0)
+        return NULL;
+    hak_stat_count_class(cls, HAK_CSTAT_LOCK_ACQUIRE, 1);
+    return s;
+}
+
 /* Another shard's chunks, when the thread's own have no room: a class used
  * by many threads fills the chunks there are before another is made.
  * Shards whose lock is held are passed over, so no thread waits here. */
@@ -331,11 +342,9 @@ static void *other_shards_take(unsigned cls, unsigned own, unsigned step, spool_
                                uint32_t count, bool *zero)
 {
     for (unsigned i = 1; i < RUN_SHARDS; i++) {
-        run_shard *s = &shards[(own + i) % RUN_SHARDS];
-        if (!__atomic_load_n(&s->had_chunks, __ATOMIC_RELAXED) ||
-            pthread_mutex_trylock(&s->lock) != 0)
+        run_shard *s = other_shard_locked(own, i, cls);
+        if (s == NULL)
             continue;
-        hak_stat_count_class(cls, HAK_CSTAT_LOCK_ACQUIRE, 1);
         void *first = shard_take(s, cls, step, c, count, zero);
         pthread_mutex_unlock(&s->lock);
         if (first != NULL)
@@ -417,11 +426,9 @@ void *runs_take_to_grow(unsigned shard, unsigned cls)
     void *b = claim_room(own, n, room);
     pthread_mutex_unlock(&own->lock);
     for (unsigned i = 1; b == NULL && i < RUN_SHARDS; i++) {
-        run_shard *s = &shards[(shard + i) % RUN_SHARDS];
-        if (!__atomic_load_n(&s->had_chunks, __ATOMIC_RELAXED) ||
-            pthread_mutex_trylock(&s->lock) != 0)
+        run_shard *s = other_shard_locked(shard % RUN_SHARDS, i, cls);
+        if (s == NULL)
             continue;
-        hak_stat_count_class(cls, HAK_CSTAT_LOCK_ACQUIRE, 1);
         b = claim_room(s, n, room);
         pthread_mutex_unlock(&s->lock);
     }
