@@ -223,15 +223,22 @@ static void chunks_release(run_chunk *k, bool idle)
 
 // ------------------------------------------------------------ runs (shard lock held)
 
+/* Free units [u, u + n) of k are taken into a run (a new one, or one
+ * growing); the reverse of units_free. */
+static void units_take(run_chunk *k, unsigned u, unsigned n)
+{
+    range_clear(k->free, u, n);
+    range_clear(k->dirty, u, n);
+    range_clear(k->young, u, n);
+    k->free_units -= n;
+}
+
 /* Units [u, u + n) of k become a run; *zero: none of them had pages. */
 static void *run_claim(run_shard *s, run_chunk *k, unsigned u, unsigned n, bool *zero)
 {
     *zero = !range_any(k->dirty, u, n);
-    range_clear(k->free, u, n);
-    range_clear(k->dirty, u, n);
-    range_clear(k->young, u, n);
+    units_take(k, u, n);
     k->length[u] = (uint8_t)n;
-    k->free_units -= n;
     chunk_settle(s, k, NULL); /* it had a run taken: not entirely free */
     return k->start + ((size_t)u << RUN_UNIT_SHIFT);
 }
@@ -276,29 +283,39 @@ static void *hint_claim(run_shard *s, unsigned cls, unsigned n, bool *zero)
     return NULL;
 }
 
-/* A run of n units starting at a multiple of step in one of the shard's
- * chunks: resident units first (a page faulted in costs 11-14 us here),
- * then any free ones; NULL if no chunk has room. */
+/* The first chunk of s with `room` resident (else free) units in a row
+ * from a multiple of step, and where they start. */
+static run_chunk *find_room(run_shard *s, unsigned room, unsigned step, bool resident, unsigned *at)
+{
+    for (run_chunk *k = s->chunks; k != NULL; k = k->next) {
+        uint16_t *longest = resident ? &k->dirty_longest : &k->free_longest;
+        if (*longest >= room &&
+            (*at = find_run(resident ? k->dirty : k->free, room, step, longest)) < RUN_UNITS)
+            return k;
+    }
+    return NULL;
+}
+
+/* A run of n units at the start of `room` free units in a row, from a
+ * multiple of step, in one of the shard's chunks: resident units first (a
+ * page faulted in costs 11-14 us here), then any free ones; NULL if no
+ * chunk has them. */
+static void *claim_room(run_shard *s, unsigned n, unsigned room, unsigned step, bool *zero)
+{
+    unsigned at;
+    run_chunk *k = find_room(s, room, step, true, &at);
+    if (k == NULL)
+        k = find_room(s, room, step, false, &at);
+    return k != NULL ? run_claim(s, k, at, n, zero) : NULL;
+}
+
+/* A run of class cls from a multiple of step: a hint's exact fit, else the
+ * first that claim_room finds. */
 static void *shard_claim(run_shard *s, unsigned cls, unsigned step, bool *zero)
 {
     unsigned n = class_units(cls);
     void *hinted = step == 1 ? hint_claim(s, cls, n, zero) : NULL;
-    if (hinted != NULL)
-        return hinted;
-    run_chunk *fallback = NULL;
-    unsigned fallback_at = RUN_UNITS;
-    for (run_chunk *k = s->chunks; k != NULL; k = k->next) {
-        if (k->free_units < n || k->free_longest < n)
-            continue;
-        unsigned at =
-            k->dirty_longest >= n ? find_run(k->dirty, n, step, &k->dirty_longest) : RUN_UNITS;
-        if (at < RUN_UNITS)
-            return run_claim(s, k, at, n, zero);
-        if (fallback == NULL &&
-            (fallback_at = find_run(k->free, n, step, &k->free_longest)) < RUN_UNITS)
-            fallback = k;
-    }
-    return fallback != NULL ? run_claim(s, fallback, fallback_at, n, zero) : NULL;
+    return hinted != NULL ? hinted : claim_room(s, n, n, step, zero);
 }
 
 /* Up to count runs of class cls from shard s (lock held), as runs_take.  The
@@ -386,31 +403,6 @@ void *runs_take_aligned(unsigned shard, unsigned cls, size_t align)
     return take(shard, cls, step, NULL, 1, &zero);
 }
 
-/* The first chunk of s with a stretch of `room` resident (else free) units,
- * and where the stretch starts. */
-static run_chunk *find_room(run_shard *s, unsigned room, bool resident, unsigned *at)
-{
-    for (run_chunk *k = s->chunks; k != NULL; k = k->next) {
-        uint16_t *longest = resident ? &k->dirty_longest : &k->free_longest;
-        if (*longest >= room &&
-            (*at = find_run(resident ? k->dirty : k->free, room, 1, longest)) < RUN_UNITS)
-            return k;
-    }
-    return NULL;
-}
-
-/* A run of n units at the start of a stretch of `room` free units in s
- * (lock held): resident if there is one; NULL if none. */
-static void *claim_room(run_shard *s, unsigned n, unsigned room)
-{
-    bool zero;
-    unsigned at;
-    run_chunk *k = find_room(s, room, true, &at);
-    if (k == NULL)
-        k = find_room(s, room, false, &at);
-    return k != NULL ? run_claim(s, k, at, n, &zero) : NULL;
-}
-
 /* Room to grow: the run starts a free stretch twice its length (at most
  * half a chunk), resident if one is, in the thread's shard or, passing
  * over those whose lock is held, another's.  realloc_chain's blocks above
@@ -422,14 +414,15 @@ void *runs_take_to_grow(unsigned shard, unsigned cls)
     if (room <= n)
         return NULL;
     run_shard *own = &shards[shard % RUN_SHARDS];
+    bool zero;
     spool_lock(&own->lock, cls, true);
-    void *b = claim_room(own, n, room);
+    void *b = claim_room(own, n, room, 1, &zero);
     pthread_mutex_unlock(&own->lock);
     for (unsigned i = 1; b == NULL && i < RUN_SHARDS; i++) {
         run_shard *s = other_shard_locked(shard % RUN_SHARDS, i, cls);
         if (s == NULL)
             continue;
-        b = claim_room(s, n, room);
+        b = claim_room(s, n, room, 1, &zero);
         pthread_mutex_unlock(&s->lock);
     }
     return b;
@@ -471,9 +464,9 @@ void runs_give(void *b, uint32_t n, bool idle)
 
 bool runs_resize(run_chunk *k, void *p, size_t size)
 {
-    if (size > HAK_POOL_MAX || !runs_class(hak_size_to_class(size)))
+    unsigned cls = size <= HAK_POOL_MAX ? hak_size_to_class(size) : 0;
+    if (!runs_class(cls))
         return false;
-    unsigned cls = hak_size_to_class(size);
     unsigned u = runs_unit_of(k, p), want = class_units(cls);
     run_shard *s = &shards[k->shard];
     spool_lock(&s->lock, cls, true);
@@ -483,10 +476,7 @@ bool runs_resize(run_chunk *k, void *p, size_t size)
     if (want < have) {
         units_free(k, u + want, have - want, false, false);
     } else if (want > have && done) {
-        range_clear(k->free, u + have, want - have);
-        range_clear(k->dirty, u + have, want - have);
-        range_clear(k->young, u + have, want - have);
-        k->free_units -= want - have;
+        units_take(k, u + have, want - have);
     }
     if (done) {
         k->length[u] = (uint8_t)want;
@@ -535,9 +525,9 @@ static void chunk_attach_clean(run_shard *s, run_chunk *k, run_chunk **dead)
     for (unsigned w = 0; w < RUN_WORDS; w++) {
         n += (unsigned)__builtin_popcountll(k->purging[w]);
         k->free[w] |= k->purging[w];
-        k->free_longest = RUN_UNITS;
         k->purging[w] = 0;
     }
+    k->free_longest = RUN_UNITS;
     k->free_units += n;
     chunk_settle(s, k, dead);
 }
@@ -580,14 +570,13 @@ static uint64_t shard_purge(run_shard *s, bool force)
     return units << RUN_UNIT_SHIFT;
 }
 
-uint64_t runs_purge(bool force)
+void runs_purge(bool force)
 {
     uint64_t bytes = 0;
     for (unsigned i = 0; i < RUN_SHARDS; i++)
         if (__atomic_load_n(&shards[i].had_chunks, __ATOMIC_RELAXED))
             bytes += shard_purge(&shards[i], force);
     hak_stat_count(HAK_STAT_POOL_RUN_PURGED_BYTES, bytes);
-    return bytes;
 }
 
 // ------------------------------------------------------------ checks and fork

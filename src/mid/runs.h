@@ -88,8 +88,8 @@ void runs_give(void *b, uint32_t n, bool idle);
 bool runs_resize(run_chunk *k, void *p, size_t size);
 /* One purge pass (the caller runs one at a time, once per purge delay):
  * the free units that were already free at the last pass (every free unit
- * if force) give their pages back.  Returns the bytes released. */
-uint64_t runs_purge(bool force);
+ * if force) give their pages back (counted in tiers.pool.run_purged_bytes). */
+void runs_purge(bool force);
 
 /* HAKMEM_CHECK: what a free of p (not the start of a live run) found. */
 enum runs_misuse { RUNS_MISUSE_NONE, RUNS_MISUSE_FREED, RUNS_MISUSE_INTERIOR };
