@@ -107,6 +107,31 @@ static void test_counts_are_exact(void **state)
         free(large[i]);
 }
 
+/* Run chunks in use (made - released): the pool's page runs. */
+static unsigned long long run_chunks_in_use(void)
+{
+    return stat_of("tiers.pool.run_chunks_new") - stat_of("tiers.pool.run_chunks_released");
+}
+
+/* The page runs' counters: a chunk in use while a block above 64 KiB lives,
+ * a realloc that shrinks it where it is counted once, and, with no such
+ * block left in the process, a forced purge gives back every chunk, the
+ * spares too (run_purged_bytes is checked by integration.purge). */
+static void test_page_run_counters(void **state)
+{
+    (void)state;
+    unsigned long long resized0 = stat_of("tiers.pool.runs_resized_in_place");
+    char *p = malloc(1 * MiB);
+    assert_non_null(p);
+    memset(p, 0x2B, 1 * MiB);
+    assert_true(run_chunks_in_use() >= 1);
+    assert_ptr_equal(realloc(p, 100 * KiB), p);
+    assert_int_equal(stat_of("tiers.pool.runs_resized_in_place") - resized0, 1);
+    free(p);
+    hak_purge();
+    assert_int_equal(run_chunks_in_use(), 0);
+}
+
 /* Every allocation lands in exactly one histogram bucket and one tier. */
 static void test_totals_agree(void **state)
 {
@@ -578,6 +603,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_are_exact),
         cmocka_unit_test(test_totals_agree),
+        cmocka_unit_test(test_page_run_counters),
         cmocka_unit_test(test_dump_is_valid_json),
         cmocka_unit_test(test_signal_snapshots_are_whole),
         cmocka_unit_test(test_dump_per_process_at_exit),
