@@ -613,12 +613,11 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
  * The stand-in is no segment's and no block names it; its `used` counts
  * down as blocks are added, so -used is how many it holds. */
 
-/* Blocks a stash gathers before it becomes the current slab; the least it
- * may hold (a full stash stops taking the owner's frees: twice the switch);
- * the most, whatever the class: each stashed block may pin a slab, and an
- * idle thread's stash stays until it wakes (a slab's worth of 16 B blocks,
- * 2048, could pin 64 MiB; 256 ran as fast, Larson's peak the same). */
-#define STASH_SWITCH 16
+/* The least a stash may hold (a full stash stops taking the owner's frees:
+ * twice the switch, STASH_SWITCH in slab.h); the most, whatever the class:
+ * each stashed block may pin a slab, and an idle thread's stash stays until
+ * it wakes (a slab's worth of 16 B blocks, 2048, could pin 64 MiB; 256 ran
+ * as fast, Larson's peak the same). */
 #define STASH_MIN 32
 #define STASH_MAX 256
 
@@ -959,12 +958,12 @@ static void stash_return_own(hak_heap *h, hak_slab *st, bool idle)
     st->used = 0u - n;
 }
 
-/* An owner's free into one of its stashing slabs it is not allocating
- * from: into the stash.  A full stash means the thread frees without
- * allocating (a burst of frees, perhaps before it idles, when no other
- * thread may empty the stash for it): its blocks go back, and the stash
- * takes no more until the class allocates again (slab_alloc_slow). */
-void slab_free_to_stash(hak_heap *h, hak_slab *s, slab_block *b)
+/* The stash frees slab_free_to_stash does not take inline.  A full stash
+ * means the thread frees without allocating (a burst of frees, perhaps
+ * before it idles, when no other thread may empty the stash for it): its
+ * blocks go back, and the stash takes no more until the class allocates
+ * again (slab_alloc_slow). */
+void slab_free_to_stash_slow(hak_heap *h, hak_slab *s, slab_block *b)
 {
     hak_slab *st = stash_of(h, s->class_idx);
     if (st->stashes && stash_held(st) >= st->capacity) {
