@@ -152,22 +152,15 @@ static bool slab_refill(hak_slab *s)
     return false;
 }
 
-/* Which slabs' frees the owner stashes (the stash, below): MF2 pages', and
- * tiny slabs of 128 blocks or more (classes up to 256 B).  Random frees of
- * one small class over 5 slabs' worth (16 B, 10,000 blocks): 35 -> 40 M
- * ops/s (tcmalloc 48.7), 48 B and 128 B +5%, as the block freed last goes
- * out next.  The larger tiny classes keep their frees: stashed, they gave
- * 1000 B blocks +12% and tiny_random +4%, but Larson's blocks spread over
- * more slabs (peak at 16 threads 80 -> 88-114 MiB, however few were
- * stashed), where the small classes' stashes left it at 79-81.  Nothing is
- * held back when memory must go back at once (HAKMEM_PURGE_DELAY_MS=0). */
-#define STASH_TINY_MAX_SIZE 256
-
-static bool stashes_frees(unsigned cls)
-{
-    return (hak_class_tier[cls] == HAK_TIER_MID || hak_class_size[cls] <= STASH_TINY_MAX_SIZE) &&
-           hak_purge_delay_ms() != 0;
-}
+/* Whether the owner's frees into its slabs other than the current one go to
+ * the class's stash (below), so that the block freed last, still warm, goes
+ * out next: every class's, but nothing is held back when memory must go
+ * back at once (HAKMEM_PURGE_DELAY_MS=0).  Random frees of one small class
+ * over 5 slabs' worth (16 B, 10,000 blocks): 35 -> 40 M ops/s (tcmalloc
+ * 48.7); tiny_random over 16-1024 B: the popped block's link missed the
+ * first-level cache on 73% of allocations, 36% with every class stashing
+ * (bench/misses), as on tcmalloc's per-class lists (32%). */
+static bool stashes_frees(void) { return hak_purge_delay_ms() != 0; }
 
 static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
 {
@@ -182,7 +175,7 @@ static void slab_init(hak_heap *h, hak_slab *s, unsigned cls)
     s->free = NULL;
     s->class_idx = (uint8_t)cls;
     s->where = SLAB_CURRENT;
-    s->stashes = stashes_frees(cls);
+    s->stashes = stashes_frees();
     hak_stat_count_class(cls, HAK_CSTAT_SLABS_NEW, 1);
     __atomic_store_n(&s->remote, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELAXED);
@@ -389,7 +382,7 @@ static void take_orphan(hak_heap *h, hak_slab *s)
     __atomic_store_n(&s->notify, SLAB_NOTIFY_IDLE, __ATOMIC_RELEASE);
     s->where = SLAB_CURRENT;
     s->wake_used = 0;
-    s->stashes = stashes_frees(s->class_idx);
+    s->stashes = stashes_frees();
     slab_drain_remote(s);
 }
 
@@ -590,8 +583,8 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
  * their slabs, which allocation takes as the class's current slab, so that
  * they go out on the fast path, the one stashed last first.  Two kinds:
  *
- * - The owner's frees into its MF2 pages (and small tiny classes' slabs:
- *   stashes_frees) other than the current one.  Freed
+ * - The owner's frees into its slabs and MF2 pages other than the current
+ *   one (stashes_frees; up to stash_own_limit).  Freed
  *   into their pages, they would wait there until the page was current
  *   again, and a page made current would then hold only the few holes that
  *   random frees had left in it: mid_large_mt refilled every 6 allocations,
@@ -621,6 +614,21 @@ static hak_slab *new_slab(hak_heap *h, unsigned cls)
 #define STASH_MIN 32
 #define STASH_MAX 256
 
+/* How many of the owner's own frees a stash takes: a tiny class above
+ * 256 B (a slab of 32-112 blocks) takes one switch's worth, not a slab's.
+ * Held in the stash, the owner's freed blocks pin their slabs, and Larson's
+ * peak at 16 threads rose 81 -> 89 MiB with those classes' stashes holding
+ * up to a slab's worth (85 with 24 blocks, 81 with 16: the classes below
+ * stash as before, and hold few bytes).  Borrowed blocks may fill a stash
+ * to its capacity all the same. */
+#define STASH_OWN_SMALL_MAX 256
+
+static uint32_t stash_own_limit(unsigned cls, uint32_t capacity)
+{
+    bool small = hak_class_tier[cls] != HAK_TIER_TINY || hak_class_size[cls] <= STASH_OWN_SMALL_MAX;
+    return small ? capacity : STASH_SWITCH;
+}
+
 static hak_slab *stash_of(hak_heap *h, unsigned cls) { return &h->slab_stash[cls]; }
 
 /* The blocks a stand-in holds: its `used` counts down as they come. */
@@ -640,6 +648,7 @@ bool slab_heap_init(hak_heap *h)
             b->capacity = STASH_MIN;
         if (b->capacity > STASH_MAX)
             b->capacity = STASH_MAX;
+        b->own_limit = stash_own_limit(c, b->capacity);
         b->where = SLAB_STASH;
         b->stashes = true;
     }
@@ -970,7 +979,7 @@ void slab_free_to_stash_slow(hak_heap *h, hak_slab *s, slab_block *b)
         stash_return_own(h, st, false);
         st->stashes = false;
     }
-    if (!st->stashes) {
+    if (!st->stashes || stash_held(st) >= st->own_limit) {
         if (slab_push_own(s, b))
             slab_free_owner_slow(h, s);
         return;
@@ -983,7 +992,7 @@ void slab_heap_leave_stash(hak_heap *h, bool all)
 {
     for (unsigned c = 0; c < HAK_SLAB_CLASSES; c++) {
         hak_slab *st = stash_of(h, c);
-        if (stashes_frees(c)) /* even from a current stash: they pin pages */
+        if (stashes_frees()) /* even from a current stash: they pin pages */
             stash_return_own(h, st, true);
         if (h->slab_cur[c] == st) {
             if (!all)

@@ -13,9 +13,9 @@
  * into it queues it on the owner's `slab_pending` stack so the owner finds
  * it again (the handshake: slab.c, remote_push); the owner's own frees
  * unpark it once a sixteenth of it is free (slab_unpark_worth).  An
- * owner's free into an MF2 page (or a slab of a tiny class up to 256 B)
- * other than the current one goes to the class's stash, which hands blocks
- * out last-freed first across pages (slab.c, the stash).  A slab stays its
+ * owner's free into a slab or MF2 page other than the current one goes to
+ * the class's stash, which hands blocks out last-freed first across pages
+ * (slab.c, the stash).  A slab stays its
  * owner's while the owner idles, but a thread that frees into it then
  * borrows the block into its own stash.
  *
@@ -88,6 +88,8 @@ typedef struct hak_slab {
     uint32_t carved; /* blocks threaded into lists so far; the rest is untouched memory */
     /* Parked: the owner's free that brings `used` down to this unparks it. */
     uint32_t wake_used;
+    /* A stash: how many of the owner's own frees it takes (slab.c, the stash). */
+    uint32_t own_limit;
     char *start;
     struct slab_segment *segment;
     /* Second cache line: written by other threads, and the owner's cold fields. */
@@ -205,7 +207,7 @@ static inline void slab_free_to_stash(hak_heap *h, hak_slab *s, slab_block *b)
 {
     hak_slab *st = &h->slab_stash[s->class_idx];
     uint32_t held = 0u - st->used;
-    if (__builtin_expect(!st->stashes || held >= st->capacity || held + 1 == STASH_SWITCH, 0)) {
+    if (__builtin_expect(!st->stashes || held >= st->own_limit || held + 1 == STASH_SWITCH, 0)) {
         slab_free_to_stash_slow(h, s, b);
         return;
     }
