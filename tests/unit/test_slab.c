@@ -143,16 +143,16 @@ static void test_parked_full_slab_is_revived(void **state)
     free(blocks);
 }
 
-/* Allocates until the current slab is full and the owner moves on: the
- * blocks of the parked slab, and one of the next, end up in `blocks`.
- * Returns the count; *parked is the parked slab. */
-static size_t fill_and_park(void **blocks, hak_slab **parked)
+/* Allocates blocks of `size` until the current slab is full and the owner
+ * moves on: the blocks of the parked slab, and one of the next, end up in
+ * `blocks`.  Returns the count; *parked is the parked slab. */
+static size_t fill_and_park(size_t size, void **blocks, hak_slab **parked)
 {
     size_t n = 0;
-    blocks[n++] = hak_malloc(SIZE);
+    blocks[n++] = hak_malloc(size);
     *parked = slab_of(blocks[0]);
     while (slab_of(blocks[n - 1]) == *parked)
-        blocks[n++] = hak_malloc(SIZE);
+        blocks[n++] = hak_malloc(size);
     assert_int_equal((*parked)->where, SLAB_FULL);
     return n;
 }
@@ -174,7 +174,7 @@ static void test_parked_slab_handshake(void **state)
     (void)state;
     void **blocks = calloc(SLAB_SIZE / SIZE + 2, sizeof(void *));
     hak_slab *parked;
-    size_t n = fill_and_park(blocks, &parked);
+    size_t n = fill_and_park(SIZE, blocks, &parked);
     assert_int_equal(__atomic_load_n(&parked->remote, __ATOMIC_ACQUIRE), SLAB_PARKED);
     assert_int_equal(__atomic_load_n(&parked->notify, __ATOMIC_ACQUIRE), SLAB_NOTIFY_IDLE);
     assert_int_equal(times_pending(parked), 0);
@@ -219,7 +219,7 @@ static void test_empty_slab_waits_for_its_notification(void **state)
     (void)state;
     void **blocks = calloc(SLAB_SIZE / SIZE + 2, sizeof(void *));
     hak_slab *parked;
-    size_t n = fill_and_park(blocks, &parked);
+    size_t n = fill_and_park(SIZE, blocks, &parked);
     assert_ptr_equal(slab_of(blocks[n - 1])->segment, parked->segment); /* keeps it mapped */
     uint8_t idle = SLAB_NOTIFY_IDLE;
     assert_true(__atomic_compare_exchange_n(&parked->notify, &idle, SLAB_NOTIFY_PUSHING, false,
@@ -388,11 +388,8 @@ static void test_small_class_frees_go_out_last_first(void **state)
 {
     (void)state;
     static void *blocks[2 * SLAB_SIZE / STASH_SIZE];
-    size_t n = 0;
-    blocks[n++] = hak_malloc(STASH_SIZE);
-    hak_slab *first = slab_of(blocks[0]);
-    while (slab_of(blocks[n - 1]) == first)
-        blocks[n++] = hak_malloc(STASH_SIZE);
+    hak_slab *first;
+    size_t n = fill_and_park(STASH_SIZE, blocks, &first);
     unsigned cls = first->class_idx;
     hak_slab *cur = hak_tls_heap->slab_cur[cls];
     assert_ptr_not_equal(cur, first);
@@ -424,11 +421,8 @@ static void test_big_class_stashes_a_switch_worth(void **state)
 {
     (void)state;
     static void *blocks[2 * SLAB_SIZE / SIZE + 2];
-    size_t n = 0;
-    blocks[n++] = hak_malloc(SIZE);
-    hak_slab *first = slab_of(blocks[0]);
-    while (slab_of(blocks[n - 1]) == first)
-        blocks[n++] = hak_malloc(SIZE);
+    hak_slab *first;
+    size_t n = fill_and_park(SIZE, blocks, &first);
     unsigned cls = first->class_idx;
     assert_true(first->stashes);
     assert_ptr_not_equal(hak_tls_heap->slab_cur[cls], first);
