@@ -967,11 +967,12 @@ static void stash_return_own(hak_heap *h, hak_slab *st, bool idle)
     st->used = 0u - n;
 }
 
-/* The stash frees slab_free_to_stash does not take inline.  A full stash
- * means the thread frees without allocating (a burst of frees, perhaps
- * before it idles, when no other thread may empty the stash for it): its
- * blocks go back, and the stash takes no more until the class allocates
- * again (slab_alloc_slow). */
+/* The stash frees slab_free_to_stash does not take inline.  Past its
+ * own_limit, the owner's frees go to their slabs.  A full stash means the
+ * thread frees without allocating (a burst of frees, perhaps before it
+ * idles, when no other thread may empty the stash for it): its blocks go
+ * back, and the stash takes no more until the class allocates again
+ * (slab_alloc_slow). */
 void slab_free_to_stash_slow(hak_heap *h, hak_slab *s, slab_block *b)
 {
     hak_slab *st = stash_of(h, s->class_idx);
