@@ -631,9 +631,6 @@ static uint32_t stash_own_limit(unsigned cls, uint32_t capacity)
 
 static hak_slab *stash_of(hak_heap *h, unsigned cls) { return &h->slab_stash[cls]; }
 
-/* The blocks a stand-in holds: its `used` counts down as they come. */
-static uint32_t stash_held(const hak_slab *b) { return 0u - b->used; }
-
 bool slab_heap_init(hak_heap *h)
 {
     h->slab_stash = hak_meta_alloc(HAK_SLAB_CLASSES * sizeof(hak_slab));

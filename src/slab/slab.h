@@ -197,6 +197,9 @@ static inline bool slab_push_own(hak_slab *s, slab_block *b)
  * switch back. */
 #define STASH_SWITCH 16
 
+/* The blocks a stand-in holds: its `used` counts down as they come. */
+static inline uint32_t stash_held(const hak_slab *b) { return 0u - b->used; }
+
 /* An owner's free into one of its stashing slabs it is not allocating
  * from: onto the class's stash.  Inline but for a stopped stash, one that
  * holds its own_limit, and the free that makes the stash current: out of
@@ -206,7 +209,7 @@ static inline bool slab_push_own(hak_slab *s, slab_block *b)
 static inline void slab_free_to_stash(hak_heap *h, hak_slab *s, slab_block *b)
 {
     hak_slab *st = &h->slab_stash[s->class_idx];
-    uint32_t held = 0u - st->used;
+    uint32_t held = stash_held(st);
     if (__builtin_expect(!st->stashes || held >= st->own_limit || held + 1 == STASH_SWITCH, 0)) {
         slab_free_to_stash_slow(h, s, b);
         return;
